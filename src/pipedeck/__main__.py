@@ -1,0 +1,3 @@
+from pipedeck.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""What every command needs: the global options, the project, and one way to fail."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from pipedeck.engine.project import Project, ProjectError
+from pipedeck.gitrepo import GitError
+from pipedeck.store import RunRecord, StoreError
+
+
+@dataclass
+class Options:
+    repo: Path
+    state_dir: Path | None
+    _project: Project | None = field(default=None, repr=False)
+
+    def project(self) -> Project:
+        if self._project is None:
+            try:
+                self._project = Project.open(self.repo, self.state_dir)
+            except GitError as exc:
+                fail(str(exc))
+            for run in self._project.recovered:
+                click.echo(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
+        return self._project
+
+    def find_run(self, ref: str) -> RunRecord:
+        try:
+            return self.project().store.find_run(ref)
+        except StoreError as exc:
+            fail(str(exc))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"pipedeck: {message}", err=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+CLIENT_ERRORS = (ProjectError, StoreError, GitError)

@@ -1,0 +1,62 @@
+"""`validate` and `schema`: checking pipeline files without running anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipedeck.cli.context import Options
+from pipedeck.definition import DefinitionError, Problem, load_pipeline, load_pipelines
+from pipedeck.definition import pipeline_schema as build_schema
+
+
+def _shown(path: Path) -> Path:
+    """Paths as the user would type them: relative to the current directory when inside it."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def validate(opts: Options, files: tuple[Path, ...]) -> None:
+    """Check pipeline FILEs (default: every file in pipelines/); print FILE:LINE:COL errors."""
+    problems: list[Problem] = []
+    count = 0
+    if files:
+        for file in files:
+            count += 1
+            try:
+                load_pipeline(file)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+    else:
+        directory = _shown(opts.repo / "pipelines")
+        if not directory.is_dir():
+            click.echo(f"pipedeck: no pipelines/ folder in {opts.repo.resolve()}", err=True)
+            sys.exit(1)
+        result = load_pipelines(directory)
+        problems = result.problems
+        count = len(result.pipelines) + len({p.path for p in problems})
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        files_with = len({p.path for p in problems})
+        click.echo(f"{len(problems)} problem(s) in {files_with} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{count} pipeline file(s) valid", err=True)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema (draft-07) of pipeline files, for editor completion."""
+    click.echo(json.dumps(build_schema(), indent=2))
+
+
+COMMANDS = [validate, schema]

@@ -1,0 +1,63 @@
+"""`demo`: make a sample application repository and run its pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from pipedeck.cli.context import Options, fail
+from pipedeck.cli.running import run_in_foreground
+from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
+from pipedeck.engine import Engine, RequestError
+from pipedeck.engine.events import ApprovalRequested, Event
+from pipedeck.engine.project import Project, ProjectError
+from pipedeck.gitrepo import GitError
+from pipedeck.store import Status
+
+
+def _auto_approve(engine: Engine, event: Event) -> None:
+    if isinstance(event, ApprovalRequested):
+        run = engine.project.store.run_by_id(event.run_id)
+        try:
+            engine.approve(run, "approved by pipedeck demo --approve")
+        except RequestError as exc:
+            click.echo(f"pipedeck: {exc}", err=True)
+
+
+@click.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("pipedeck-demo")
+)
+@click.option("--approve", "auto_approve", is_flag=True, help="Approve the approval gate at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON Lines.")
+@click.pass_obj
+def demo(opts: Options, directory: Path, auto_approve: bool, as_json: bool) -> None:
+    """Create a sample app repository in DIRECTORY and run its pipeline."""
+    try:
+        repo = create_demo_repo(directory)
+        project = Project.open(repo.root, opts.state_dir)
+        pipeline = project.pipeline(DEMO_PIPELINE)
+    except (GitError, ProjectError, FileExistsError) as exc:
+        fail(str(exc))
+    click.echo(f"pipedeck: sample repository in {repo.root}", err=True)
+    if not auto_approve:
+        click.echo(
+            f"pipedeck: when it waits for approval, answer from another shell:\n"
+            f"    uv run pipedeck --repo {directory} approve {DEMO_PIPELINE} --comment 'ship it'",
+            err=True,
+        )
+    result = asyncio.run(
+        run_in_foreground(
+            project, pipeline, "HEAD", {}, as_json, _auto_approve if auto_approve else None
+        )
+    )
+    if result.status is Status.SUCCEEDED:
+        app = repo.root / "server" / "current" / "greeter.pyz"
+        click.echo(f"pipedeck: deployed; try: python3 {app} you", err=True)
+    sys.exit(0 if result.status is Status.SUCCEEDED else 1)
+
+
+COMMANDS = [demo]

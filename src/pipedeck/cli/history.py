@@ -1,0 +1,178 @@
+"""`runs`, `show`, `logs`: reading the history any engine left in the store."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pipedeck.cli.context import Options, fail, print_json
+from pipedeck.cli.printer import prefix_lines
+from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
+from pipedeck.store.db import parse_time
+from pipedeck.store.logs import LogTail
+
+ICONS = {
+    "queued": "·",
+    "running": "▶",
+    "waiting": "⏸",
+    "succeeded": "✔",
+    "failed": "✘",
+    "cancelled": "■",
+    "skipped": "-",
+    "timed_out": "⏱",
+    "rejected": "✘",
+    "interrupted": "!",
+}
+
+
+def duration(started: str | None, finished: str | None) -> str:
+    if not started:
+        return ""
+    end = parse_time(finished) if finished else datetime.now(UTC)
+    seconds = (end - parse_time(started)).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+@click.command()
+@click.argument("pipeline", required=False)
+@click.option("--limit", default=50, show_default=True, help="At most this many runs.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, newest first.")
+@click.pass_obj
+def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None:
+    """List runs, newest first."""
+    records = opts.project().store.runs(pipeline, limit=limit)
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    if not records:
+        click.echo("no runs yet" + (f" of {pipeline}" if pipeline else ""))
+        return
+    width = max(len(r.key) for r in records)
+    for r in records:
+        click.echo(
+            f"{r.key:<{width}}  {ICONS[r.status]} {r.status:<11}  {r.commit[:7]}  "
+            f"{(r.branch or '-'):<12}  {r.created_at[:19].replace('T', ' ')}  "
+            f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
+        )
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def show(opts: Options, run_ref: str, as_json: bool) -> None:
+    """Show RUN (PIPELINE/N, or PIPELINE for its latest): stages, actions, decisions."""
+    run = opts.find_run(run_ref)
+    detail = opts.project().store.detail(run)
+    if as_json:
+        print_json(detail.to_dict())
+        return
+    took = duration(run.started_at, run.finished_at)
+    click.echo(f"{run.key}  {ICONS[run.status]} {run.status}  {took}")
+    click.echo(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
+    if run.error:
+        click.echo(f"error  {run.error}")
+    for stage in detail.stages:
+        s = stage.stage
+        took = duration(s.started_at, s.finished_at)
+        click.echo(f"\n{ICONS[s.status]} {s.name}  {s.status}  {took}")
+        for a in stage.actions:
+            click.echo("  " + _action_line(a))
+
+
+def _action_line(detail: ActionDetail) -> str:
+    a = detail.action
+    parts = [f"{ICONS[a.status]} [{a.run_order}] {a.name} ({a.kind})  {a.status}"]
+    if a.started_at:
+        parts.append(duration(a.started_at, a.finished_at))
+    if a.exit_code is not None:
+        parts.append(f"exit {a.exit_code}")
+    if detail.artifacts:
+        parts.append("→ " + ", ".join(detail.artifacts))
+    line = "  ".join(parts)
+    if detail.approval and (decision := detail.approval.decision()):
+        said = f": {decision['comment']}" if decision["comment"] else ""
+        line += f"\n      {decision['result']} by {decision['by']} at {decision['at']}{said}"
+    elif a.error:
+        line += f"\n      {a.error}"
+    return line
+
+
+def _select(detail: RunDetail, which: str | None) -> list[tuple[StageRecord, ActionDetail]]:
+    pairs = detail.actions()
+    if which is None:
+        return pairs
+    stage, _, action = which.rpartition("/")
+    chosen = [
+        (s, a) for s, a in pairs if a.action.name == action and (not stage or s.name == stage)
+    ]
+    if len(chosen) != 1:
+        names = ", ".join(f"{s.name}/{a.action.name}" for s, a in pairs)
+        fail(f"{which!r} names {'no' if not chosen else 'more than one'} action (actions: {names})")
+    return chosen
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("which", metavar="[STAGE/ACTION]", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
+@click.pass_obj
+def logs(opts: Options, run_ref: str, which: str | None, follow: bool) -> None:
+    """Print the logs of RUN, or of one of its actions."""
+    store = opts.project().store
+    run = opts.find_run(run_ref)
+    single = which is not None
+    if not follow:
+        for stage, action in _select(store.detail(run), which):
+            if action.action.log_path:
+                prefix = None if single else f"{stage.name}/{action.action.name} | "
+                _dump(Path(action.action.log_path), prefix)
+        return
+    _follow(store, run, which)
+
+
+def _dump(path: Path, prefix: str | None) -> None:
+    if not path.exists():
+        return
+    if prefix is None:
+        with path.open("rb") as f:
+            shutil.copyfileobj(f, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    with path.open(encoding="utf-8", errors="replace") as f:
+        # Whole lines about a megabyte at a time: memory stays flat whatever the log's size.
+        while lines := f.readlines(1 << 20):
+            sys.stdout.write(prefix_lines(prefix, "".join(lines)))
+
+
+def _follow(store: Store, run: RunRecord, which: str | None) -> None:
+    tails: dict[int, LogTail] = {}
+    while True:
+        current = store.run_by_id(run.id)
+        finished = not current.status.active
+        for stage, action in _select(store.detail(current), which):
+            if not action.action.log_path:
+                continue
+            tail = tails.setdefault(action.action.id, LogTail(Path(action.action.log_path)))
+            lines = tail.read_new(final=finished)
+            if lines:
+                text = "\n".join(lines) + "\n"
+                sys.stdout.write(
+                    text if which else prefix_lines(f"{stage.name}/{action.action.name} | ", text)
+                )
+        sys.stdout.flush()
+        if finished:
+            click.echo(f"==> {current.key} {current.status}", err=True)
+            return
+        time.sleep(0.1)
+
+
+COMMANDS = [runs, show, logs]

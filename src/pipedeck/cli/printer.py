@@ -1,0 +1,78 @@
+"""Turning engine events into terminal output: prefixed log lines, or JSON Lines.
+
+Log lines go to stdout as `stage/action | line`, so a pipe gets the build output; what
+happens to the run (an action starting, ending, an approval waiting) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from pipedeck.engine.events import (
+    ActionFinished,
+    ActionStarted,
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    LogLines,
+    RunFinished,
+    RunStarted,
+)
+
+
+def prefix_lines(prefix: str, text: str) -> str:
+    """Prefix every line of a newline-terminated batch at once (no per-line Python loop)."""
+    body = text[:-1] if text.endswith("\n") else text
+    return prefix + body.replace("\n", "\n" + prefix) + "\n"
+
+
+class HumanPrinter:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LogLines):
+            self.out.write(prefix_lines(f"{event.stage}/{event.action} | ", event.text))
+            return
+        line = self._describe(event)
+        if line:
+            self.out.flush()
+            self.err.write(line + "\n")
+            self.err.flush()
+
+    def _describe(self, event: Event) -> str | None:
+        match event:
+            case RunStarted():
+                branch = f" on {event.branch}" if event.branch else ""
+                return f"==> {event.run} started for {event.commit[:7]}{branch}"
+            case ActionStarted():
+                return f"--> {event.stage}/{event.action} ({event.kind})"
+            case ActionFinished():
+                why = f": {event.error}" if event.error else ""
+                return f"<-- {event.stage}/{event.action} {event.status}{why}"
+            case ApprovalRequested():
+                return (
+                    f"??? {event.stage}/{event.action} waits for approval: {event.message}\n"
+                    f"    approve: pipedeck approve {event.run} [--comment TEXT]\n"
+                    f"    reject:  pipedeck reject {event.run} --comment TEXT"
+                )
+            case ApprovalDecided():
+                said = f": {event.comment}" if event.comment else ""
+                return f"!!! {event.stage}/{event.action} {event.result} by {event.by}{said}"
+            case RunFinished():
+                why = f" ({event.error})" if event.error else ""
+                return f"==> {event.run} {event.status}{why}"
+        return None
+
+
+class JsonPrinter:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        self.out.write(json.dumps(event.to_dict()) + "\n")
+        if not isinstance(event, LogLines):
+            self.out.flush()

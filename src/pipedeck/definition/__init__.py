@@ -1,0 +1,22 @@
+"""Pipeline definitions: the model, the YAML loader that locates every problem, and the
+JSON Schema. Pure: nothing here touches anything but the files it is asked to read."""
+
+from pipedeck.definition.errors import DefinitionError, Problem
+from pipedeck.definition.loader import LoadResult, load_pipeline, load_pipelines
+from pipedeck.definition.model import Action, ActionKind, ExecutionMode, Pipeline, Stage
+from pipedeck.definition.schema import pipeline_schema, pipeline_schema_json
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "DefinitionError",
+    "ExecutionMode",
+    "LoadResult",
+    "Pipeline",
+    "Problem",
+    "Stage",
+    "load_pipeline",
+    "load_pipelines",
+    "pipeline_schema",
+    "pipeline_schema_json",
+]

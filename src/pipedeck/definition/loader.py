@@ -1,0 +1,148 @@
+"""Loading pipeline files: read, parse, validate, check the rules, locate every problem.
+
+This is the one place where anything wrong with a file's content becomes a `Problem`;
+callers get a `Pipeline` or a `DefinitionError` listing all problems of the file, never
+a traceback. A directory load keeps going past broken files so one typo does not hide
+every other pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipedeck.definition import messages, rules
+from pipedeck.definition.errors import DefinitionError, Finding, Problem, render_path
+from pipedeck.definition.model import Pipeline
+from pipedeck.definition.yamlsource import SourceError, SourceMap, parse
+
+SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass
+class LoadResult:
+    """Every pipeline of a directory that loaded, and every problem of those that did not."""
+
+    pipelines: list[Pipeline] = field(default_factory=list)
+    """Sorted by file name; of two files declaring the same name, only the first."""
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class _Loaded:
+    pipeline: Pipeline | None
+    problems: list[Problem]
+    source_map: SourceMap | None = None
+
+
+def load_pipeline(path: Path) -> Pipeline:
+    """The pipeline in `path`, with `path` set on it; raises DefinitionError otherwise."""
+    loaded = _load(path)
+    if loaded.pipeline is None:
+        raise DefinitionError(loaded.problems)
+    return loaded.pipeline
+
+
+def load_pipelines(directory: Path) -> LoadResult:
+    """Every `*.yml` / `*.yaml` file directly in `directory` (hidden files skipped).
+
+    A directory that is missing or unreadable is one problem; an empty one is no pipelines.
+    """
+    result = LoadResult()
+    try:
+        files = sorted(
+            (p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file()),
+            key=lambda p: p.name,
+        )
+    except OSError as exc:
+        message = f"cannot read the pipelines directory: {exc.strerror or exc}"
+        result.problems.append(Problem(directory, 1, 1, "", message))
+        return result
+    first_file: dict[str, Path] = {}
+    for path in files:
+        if path.name.startswith("."):
+            continue  # editor and OS leftovers, not pipelines
+        loaded = _load(path)
+        result.problems.extend(loaded.problems)
+        pipeline = loaded.pipeline
+        if pipeline is None or loaded.source_map is None:
+            continue
+        if pipeline.name in first_file:
+            line, column = loaded.source_map.value(("name",))
+            message = (
+                f"pipeline name {pipeline.name!r} is already used by {first_file[pipeline.name]}"
+            )
+            result.problems.append(Problem(path, line, column, "name", message))
+            continue
+        first_file[pipeline.name] = path
+        result.pipelines.append(pipeline)
+    return result
+
+
+def _load(path: Path) -> _Loaded:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _Loaded(None, [Problem(path, 1, 1, "", f"cannot read file: {exc.strerror or exc}")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})"
+        return _Loaded(None, [Problem(path, 1, 1, "", message)])
+    try:
+        parsed = parse(text)
+    except SourceError as exc:
+        return _Loaded(None, _located(path, [exc.finding], SourceMap()))
+    source_map, data = parsed.source_map, parsed.data
+    findings = list(parsed.findings)
+    if data is None:
+        findings.append(Finding((), "the file is empty; a pipeline needs 'name' and 'stages'"))
+        return _Loaded(None, _located(path, findings, source_map))
+    if not isinstance(data, dict):
+        message = f"the top level must be a mapping with 'name' and 'stages', not {_kind(data)}"
+        findings.append(Finding((), message))
+        return _Loaded(None, _located(path, findings, source_map))
+    pipeline = _validate(path, data, findings)
+    findings.extend(rules.check(data, lambda p: source_map.value(p)[0]))
+    problems = _located(path, findings, source_map)
+    return _Loaded(None if problems else pipeline, problems, source_map)
+
+
+def _validate(path: Path, data: dict[str, Any], findings: list[Finding]) -> Pipeline | None:
+    if "path" in data:
+        # `path` is the model's record of where it was loaded from, not a file setting.
+        allowed = messages.fields_at(())
+        findings.append(Finding(("path",), messages.unknown_key("path", allowed), "key"))
+        data = {k: v for k, v in data.items() if k != "path"}
+    try:
+        return Pipeline.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        findings.extend(messages.translate(exc, data))
+        return None
+
+
+def _located(path: Path, findings: list[Finding], source_map: SourceMap) -> list[Problem]:
+    """Problems in file order, each reported once."""
+    problems: dict[Problem, None] = {}
+    for finding in findings:
+        if finding.position is not None:
+            line, column = finding.position
+        elif finding.at == "key":
+            line, column = source_map.key(finding.path)
+        else:
+            line, column = source_map.value(finding.path)
+        location = render_path(finding.path)
+        problems.setdefault(Problem(path, line, column, location, finding.message))
+    return sorted(problems, key=lambda p: (p.line, p.column))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"the text {value!r}"

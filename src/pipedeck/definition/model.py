@@ -1,0 +1,248 @@
+"""The pipeline model: what a file in `pipelines/` may say, and nothing more.
+
+Every model forbids unknown keys so a typo is an error, not a silently ignored setting.
+Cross-field rules that need the whole pipeline (unique names, inputs that name earlier
+outputs) live in `rules.py`, where each gets its own located message.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema
+
+from pipedeck.definition.durations import DURATION_PATTERN, parse_duration
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""Names become directory names and environment-variable suffixes, so keep them plain."""
+
+
+class ActionKind(StrEnum):
+    """CodePipeline's six action categories."""
+
+    SOURCE = "source"
+    BUILD = "build"
+    TEST = "test"
+    DEPLOY = "deploy"
+    APPROVAL = "approval"
+    INVOKE = "invoke"
+
+
+class ExecutionMode(StrEnum):
+    """What a new run does while another run of the same pipeline is in progress."""
+
+    SUPERSEDED = "superseded"
+    QUEUED = "queued"
+    PARALLEL = "parallel"
+
+
+class _Strict(BaseModel):
+    # Attribute docstrings become descriptions in the JSON Schema, shown by editors on hover.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class _AlsoAccepts:
+    """Adds the shorthand a BeforeValidator expands to the JSON Schema, so editors accept
+    both forms (the schema otherwise describes only the validated, expanded form)."""
+
+    def __init__(self, shorthand: dict[str, Any]) -> None:
+        self.shorthand = shorthand
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [self.shorthand, handler(core_schema)]}
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "number", "exclusiveMinimum": 0},
+            ]
+        }
+    ),
+]
+"""Seconds; written in files as `30s`, `10m`, `2h`, `7d` (or a bare number of seconds)."""
+
+
+def _stringify(value: Any) -> Any:
+    """Variables and env values are strings; YAML numbers are accepted and kept as written."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
+    return value
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+_TEXT_LIKE = {"type": ["string", "number", "boolean"]}
+"""Values a YAML editor may see as numbers or booleans; the loader keeps them as text."""
+
+StrMap = Annotated[
+    dict[str, str],
+    BeforeValidator(_stringify),
+    WithJsonSchema({"type": "object", "additionalProperties": _TEXT_LIKE}),
+]
+
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+"""Variable names are referenced inside `#{...}` and exported to the environment."""
+
+# The name pattern sits on the key type so an error points at the offending key.
+VariableMap = Annotated[
+    dict[Annotated[str, Field(pattern=VARIABLE_PATTERN)], str],
+    BeforeValidator(_stringify),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": VARIABLE_PATTERN},
+            "additionalProperties": _TEXT_LIKE,
+        }
+    ),
+]
+
+
+class Filter(_Strict):
+    """Glob lists; a plain list in the file means `include`."""
+
+    include: list[str] = Field(default_factory=list)
+    """Globs that select; empty selects everything."""
+    exclude: list[str] = Field(default_factory=list)
+    """Globs that deselect what `include` selected."""
+
+
+def _filter_from_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return {"include": value}
+    return value
+
+
+FilterSpec = Annotated[
+    Filter,
+    BeforeValidator(_filter_from_list),
+    _AlsoAccepts({"type": "array", "items": {"type": "string"}}),
+]
+
+
+class Trigger(_Strict):
+    """Which pushes start a run."""
+
+    branches: FilterSpec | None = None
+    """Branch name globs, e.g. `[main, "release/*"]`."""
+    paths: FilterSpec | None = None
+    """Changed-file globs; a push that changes none of them does not start a run."""
+    tags: FilterSpec | None = None
+    """Tag name globs."""
+
+
+class Output(_Strict):
+    """An artifact an action produces.
+
+    Without `paths`, the action fills `$PIPEDECK_OUTPUT_<NAME>` itself; with `paths`, the
+    matching files are collected from the workspace after the action succeeds.
+    """
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """The artifact's name; later actions list it in `inputs`."""
+    paths: list[str] = Field(default_factory=list)
+    """Globs, relative to the workspace, collected into the artifact."""
+
+
+def _output_from_name(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"name": value}
+    return value
+
+
+OutputSpec = Annotated[
+    Output,
+    BeforeValidator(_output_from_name),
+    _AlsoAccepts({"type": "string", "pattern": NAME_PATTERN}),
+]
+
+
+class Action(_Strict):
+    """One unit of work in a stage."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Unique within its stage."""
+    kind: ActionKind
+    run: str | None = None
+    """The shell command; required for build, test, deploy and invoke, not allowed otherwise."""
+    run_order: Annotated[int, Field(ge=1)] = 1
+    """Actions with the same number run in parallel; higher numbers wait for lower ones."""
+    inputs: list[str] = Field(default_factory=list)
+    """Artifacts produced by earlier actions; the first one becomes the workspace."""
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    """Artifacts this action produces: a name, or `{name, paths}`."""
+    env: StrMap = Field(default_factory=dict)
+    """Extra environment variables for the command."""
+    working_directory: str | None = None
+    """Where the command runs, relative to the workspace."""
+    timeout: Duration | None = None
+    """How long the action may take, e.g. `10m`; an approval waits this long for a decision."""
+    message: str | None = None
+    """Approval only: the question shown to whoever decides."""
+    environment: str | None = None
+    """Deploy only: where it deploys (`production`); recorded with the deployment."""
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+
+class Stage(_Strict):
+    """A step of the pipeline; its actions run by `run_order`."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Unique within the pipeline."""
+    actions: Annotated[list[Action], Field(min_length=1)]
+
+    def groups(self) -> list[list[Action]]:
+        """Actions bucketed by run order, lowest first; each bucket runs concurrently."""
+        orders = sorted({a.run_order for a in self.actions})
+        return [[a for a in self.actions if a.run_order == o] for o in orders]
+
+
+class Pipeline(_Strict):
+    """A file in `pipelines/`."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Unique among the repository's pipelines."""
+    trigger: Trigger | Literal["manual"] | None = None
+    """Which pushes start a run, or `manual` for runs started only by hand."""
+    execution_mode: ExecutionMode = ExecutionMode.SUPERSEDED
+    """superseded (default): a newer run overtakes an older one; queued: runs go one at a
+    time, in order; parallel: runs are independent of each other."""
+    variables: VariableMap = Field(default_factory=dict)
+    """Pipeline variables: names of letters, digits and `_`; values are text."""
+    env: StrMap = Field(default_factory=dict)
+    """Environment variables for every action."""
+    stages: Annotated[list[Stage], Field(min_length=1)]
+    path: SkipJsonSchema[Path | None] = Field(default=None, exclude=True)
+    """The file it was loaded from; set by the loader, never written in the file."""
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)

@@ -1,0 +1,182 @@
+"""Rules that need the whole pipeline, not one field: unique names, artifacts that flow
+from earlier actions to later ones, and which keys each action kind takes.
+
+They run on the parsed file data rather than the validated model, so a file with a typo
+in one place still gets every rule checked everywhere else: all problems in one go.
+Anything malformed (a stage that is not a mapping, an unknown kind) is skipped here,
+because validation already reports it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pipedeck.definition.errors import DataPath, Finding
+from pipedeck.definition.model import ActionKind
+
+_KINDS = frozenset(kind.value for kind in ActionKind)
+_NEEDS_RUN = frozenset({ActionKind.BUILD, ActionKind.TEST, ActionKind.DEPLOY, ActionKind.INVOKE})
+
+
+@dataclass(frozen=True)
+class _Action:
+    path: DataPath
+    stage_index: int
+    label: str
+    """`Stage/action`, as users see it in the console."""
+    raw: dict[str, Any]
+    kind: ActionKind | None
+    run_order: int | None
+    """None when the file's run_order is not a whole number (validation reports that)."""
+
+
+def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Finding]:
+    """Every structural problem of a pipeline; `line_of` says where a path's value starts."""
+    stages = data.get("stages")
+    if not isinstance(stages, list):
+        return []
+    findings = list(_unique_names(stages, line_of))
+    actions = list(_actions(stages))
+    for action in actions:
+        findings.extend(_kind_rules(action))
+    findings.extend(_artifacts(actions, line_of))
+    return findings
+
+
+def _unique_names(stages: list[Any], line_of: Callable[[DataPath], int]) -> Iterator[Finding]:
+    seen_stages: dict[str, DataPath] = {}
+    for si, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            continue
+        name = stage.get("name")
+        if isinstance(name, str):
+            path: DataPath = ("stages", si, "name")
+            if name in seen_stages:
+                first = line_of(seen_stages[name])
+                yield Finding(path, f"duplicate stage name {name!r} (first at line {first})")
+            else:
+                seen_stages[name] = path
+        seen_actions: dict[str, DataPath] = {}
+        for ai, action in _items(stage.get("actions")):
+            action_name = action.get("name")
+            if not isinstance(action_name, str):
+                continue
+            path = ("stages", si, "actions", ai, "name")
+            if action_name in seen_actions:
+                first = line_of(seen_actions[action_name])
+                message = f"duplicate action name {action_name!r} (first at line {first})"
+                yield Finding(path, message)
+            else:
+                seen_actions[action_name] = path
+
+
+def _actions(stages: list[Any]) -> Iterator[_Action]:
+    for si, stage in _items(stages):
+        stage_name = stage.get("name") if isinstance(stage.get("name"), str) else f"stages[{si}]"
+        for ai, raw in _items(stage.get("actions")):
+            name = raw.get("name") if isinstance(raw.get("name"), str) else f"actions[{ai}]"
+            kind = raw.get("kind")
+            yield _Action(
+                path=("stages", si, "actions", ai),
+                stage_index=si,
+                label=f"{stage_name}/{name}",
+                raw=raw,
+                kind=ActionKind(kind) if isinstance(kind, str) and kind in _KINDS else None,
+                run_order=_run_order(raw.get("run_order", 1)),
+            )
+
+
+def _kind_rules(action: _Action) -> Iterator[Finding]:
+    kind, raw, path = action.kind, action.raw, action.path
+    if kind is None:
+        return
+    run = raw.get("run")
+    if kind in _NEEDS_RUN:
+        message = f"{_a(kind)} action needs 'run', the command it runs"
+        if "run" not in raw:
+            yield Finding(path, message)
+        elif run is None or (isinstance(run, str) and not run.strip()):
+            yield Finding((*path, "run"), message)
+    if kind is ActionKind.APPROVAL and run is not None:
+        yield Finding((*path, "run"), "an approval action runs no command; remove 'run'", "key")
+    if kind is ActionKind.SOURCE and run is not None:
+        message = "a source action exports the commit and runs no command; remove 'run'"
+        yield Finding((*path, "run"), message, "key")
+    if kind is ActionKind.SOURCE and raw.get("outputs") in (None, []):
+        message = "a source action needs an output to export the commit into, e.g. [source]"
+        yield Finding((*path, "outputs") if "outputs" in raw else path, message)
+    if kind is not ActionKind.APPROVAL and "message" in raw:
+        message = f"'message' is only for approval actions (this is {_a(kind)} action)"
+        yield Finding((*path, "message"), message, "key")
+    if kind is not ActionKind.DEPLOY and "environment" in raw:
+        message = f"'environment' is only for deploy actions (this is {_a(kind)} action)"
+        yield Finding((*path, "environment"), message, "key")
+
+
+def _artifacts(actions: list[_Action], line_of: Callable[[DataPath], int]) -> Iterator[Finding]:
+    producers: dict[str, _Action] = {}
+    for action in actions:
+        for oi, output in _items(action.raw.get("outputs"), dicts_only=False):
+            name = output.get("name") if isinstance(output, dict) else output
+            if not isinstance(name, str):
+                continue
+            path: DataPath = (*action.path, "outputs", oi)
+            first = producers.get(name)
+            if first is None:
+                producers[name] = action
+                continue
+            message = (
+                f"artifact {name!r} is already produced by {first.label} "
+                f"(line {line_of(first.path)}); artifact names must be unique in a pipeline"
+            )
+            yield Finding(path, message)
+    for action in actions:
+        for ii, wanted in _items(action.raw.get("inputs"), dicts_only=False):
+            if isinstance(wanted, str):
+                problem = _input_problem(wanted, action, producers)
+                if problem:
+                    yield Finding((*action.path, "inputs", ii), problem)
+
+
+def _input_problem(name: str, action: _Action, producers: dict[str, _Action]) -> str | None:
+    producer = producers.get(name)
+    if producer is None:
+        message = f"no action produces artifact {name!r}"
+        close = difflib.get_close_matches(name, list(producers), n=1)
+        return message + (f"; did you mean {close[0]!r}?" if close else "")
+    if producer is action:
+        return f"artifact {name!r} is this action's own output; it cannot also be an input"
+    if producer.stage_index < action.stage_index:
+        return None
+    if producer.stage_index == action.stage_index:
+        if producer.run_order is None or action.run_order is None:
+            return None  # the bad run_order is reported by validation
+        if producer.run_order < action.run_order:
+            return None
+    return (
+        f"artifact {name!r} is produced by {producer.label}, which does not run before this action"
+    )
+
+
+def _a(kind: ActionKind) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _run_order(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _items(value: Any, *, dicts_only: bool = True) -> Iterator[tuple[int, Any]]:
+    """Index and item of a list from the file; nothing if it is not a list."""
+    if not isinstance(value, list):
+        return
+    for index, item in enumerate(value):
+        if isinstance(item, dict) or not dicts_only:
+            yield index, item

@@ -1,0 +1,89 @@
+"""`approval`: pause the run until someone decides, or the approval times out.
+
+The decision may come from this process (the console calls `Engine.approve`) or from any
+other (`pipedeck approve` writes it to the store). Either way it lands in the store first, and
+this waiter reads it from there; a timeout is recorded through the same conditional update,
+so whichever comes first wins and the other is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from pipedeck.engine.actions.base import Outcome, write_log
+from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.engine.events import ApprovalDecided, ApprovalRequested
+from pipedeck.store import ApprovalRecord, Status, StoreError
+
+SYSTEM_USER = "pipedeck"
+
+
+async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
+    action = job.action
+    timeout = action.timeout or ctx.settings.approval_timeout
+    message = ctx.variables.resolve(action.message or f"Approve {job.stage.name}/{action.name}?")
+    expires = datetime.now(UTC) + timedelta(seconds=timeout)
+    expires_at = expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    ctx.store.open_approval(job.record.id, ctx.run.id, message, expires_at)
+    ctx.store.set_action_status(job.record.id, Status.WAITING)
+    ctx.store.set_run_status(ctx.run.id, Status.WAITING)
+    write_log(ctx, job, f"Waiting for approval: {message}\n")
+    ctx.publish(
+        ApprovalRequested(
+            **ctx.event_fields(),
+            stage=job.stage.name,
+            action=action.name,
+            message=message,
+            expires_at=expires_at,
+        )
+    )
+    record = await _wait_for_decision(ctx, job, timeout)
+    if ctx.cancel.is_set() and record is None:
+        write_log(ctx, job, "pipedeck: cancelled while waiting for approval\n")
+        return Outcome(Status.CANCELLED, error="cancelled")
+    assert record is not None and record.result is not None
+    ctx.store.set_run_status(ctx.run.id, Status.RUNNING)
+    ctx.publish(
+        ApprovalDecided(
+            **ctx.event_fields(),
+            stage=job.stage.name,
+            action=action.name,
+            result=record.result,
+            by=record.decided_by,
+            comment=record.comment,
+        )
+    )
+    said = f": {record.comment}" if record.comment else ""
+    write_log(ctx, job, f"{record.result} by {record.decided_by} at {record.decided_at}{said}\n")
+    if record.result == "approved":
+        return Outcome(Status.SUCCEEDED)
+    if record.result == "timed_out":
+        return Outcome(Status.TIMED_OUT, error=f"no decision within {timeout:g}s")
+    return Outcome(Status.REJECTED, error=f"rejected by {record.decided_by}{said}")
+
+
+async def _wait_for_decision(
+    ctx: RunContext, job: ActionJob, timeout: float
+) -> ApprovalRecord | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        record = ctx.store.approval(job.record.id)
+        if record.result is not None:
+            return record
+        if ctx.cancel.is_set():
+            return None
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            try:
+                run = ctx.store.run_by_id(ctx.run.id)
+                return ctx.store.decide(run, "timed_out", SYSTEM_USER, None)
+            except StoreError:
+                continue  # someone decided in the same instant; read their decision
+        ctx.decision_arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                ctx.decision_arrived.wait(), min(ctx.settings.poll_interval, remaining)
+            )

@@ -1,0 +1,38 @@
+"""What an action returns, and the log helper every kind shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.engine.events import LogLines
+from pipedeck.store import Status
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Status
+    exit_code: int | None = None
+    error: str | None = None
+    artifacts: tuple[str, ...] = ()
+
+
+class ActionFailure(Exception):
+    """A failure the action reports in its own words (bad output path, unknown variable…)."""
+
+
+def log_path(ctx: RunContext, job: ActionJob) -> Path:
+    return ctx.layout.log(job.stage.name, job.action.name)
+
+
+def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:
+    """Append engine-written lines (`text` ends with a newline) to the action's log."""
+    path = log_path(ctx, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)
+    if ctx.bus.has_listeners:
+        ctx.publish(
+            LogLines(**ctx.event_fields(), stage=job.stage.name, action=job.action.name, text=text)
+        )

@@ -1,0 +1,131 @@
+"""`build`, `test`, `deploy`, `invoke`: a bash script in a fresh workspace.
+
+The workspace is a writable copy of the first input artifact (CodeBuild's primary source);
+every input is also reachable through `$PIPEDECK_INPUT_<NAME>`, and every declared output gets
+`$PIPEDECK_OUTPUT_<NAME>`, an empty directory that becomes the artifact. Outputs with `paths`
+are collected from the workspace after the script succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+from pathlib import Path
+
+from pipedeck.engine.actions.base import ActionFailure, Outcome, log_path, write_log
+from pipedeck.engine.artifacts import ArtifactError, check_contained, collect, copy_tree, freeze
+from pipedeck.engine.artifacts import env_suffix as suffix
+from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.engine.events import LogLines
+from pipedeck.engine.process import run_script
+from pipedeck.engine.variables import read_variables_file
+from pipedeck.store import Status
+
+
+def _workspace(ctx: RunContext, job: ActionJob) -> Path:
+    work = ctx.layout.work(job.stage.name, job.action.name)
+    if work.exists():
+        shutil.rmtree(work)
+    if job.action.inputs:
+        copy_tree(ctx.artifacts[job.action.inputs[0]], work)
+    else:
+        work.mkdir(parents=True)
+    return work
+
+
+def _cwd(work: Path, working_directory: str | None) -> Path:
+    if not working_directory:
+        return work
+    cwd = (work / working_directory).resolve()
+    if cwd != work.resolve() and work.resolve() not in cwd.parents:
+        raise ActionFailure(f"working_directory {working_directory!r} is outside the workspace")
+    cwd.mkdir(parents=True, exist_ok=True)
+    return cwd
+
+
+def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
+    env = ctx.base_env(job.stage, job.action)
+    env["PIPEDECK_WORKSPACE"] = str(work)
+    env["PIPEDECK_VARIABLES_FILE"] = str(work.parent / f".{job.action.name}.variables")
+    for name in job.action.inputs:
+        env[f"PIPEDECK_INPUT_{suffix(name)}"] = str(ctx.artifacts[name])
+    for output in job.action.outputs:
+        if not output.paths:
+            env[f"PIPEDECK_OUTPUT_{suffix(output.name)}"] = str(ctx.layout.artifact(output.name))
+    for key, value in {**ctx.pipeline.env, **job.action.env}.items():
+        env[key] = ctx.variables.resolve(value)
+    return env
+
+
+def _describe_exit(code: int | None) -> tuple[int | None, str | None]:
+    """Shell convention: killed by signal N is 128+N."""
+    if code is None or code >= 0:
+        return code, None if code == 0 else f"exited with code {code}"
+    name = signal.Signals(-code).name
+    return 128 - code, f"killed by {name}"
+
+
+async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
+    action = job.action
+    script = ctx.variables.resolve(action.run or "")
+    work = await asyncio.to_thread(_workspace, ctx, job)
+    cwd = _cwd(work, action.working_directory)
+    env = _environment(ctx, job, work)
+    for output in action.outputs:
+        dest = ctx.layout.artifact(output.name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        if not output.paths:
+            dest.mkdir(parents=True)
+    timeout = action.timeout or ctx.settings.default_timeout
+
+    fields = ctx.event_fields()
+    publish = ctx.bus.publish
+
+    def on_lines(chunk: bytes) -> None:
+        if ctx.bus.has_listeners:
+            text = chunk.decode("utf-8", errors="replace")
+            publish(LogLines(**fields, stage=job.stage.name, action=action.name, text=text))
+
+    result = await run_script(
+        script,
+        cwd=cwd,
+        env=env,
+        log_path=log_path(ctx, job),
+        on_lines=on_lines,
+        on_start=lambda pid: ctx.store.set_action_process(job.record.id, pid, log_path(ctx, job)),
+        timeout=timeout,
+        cancel=ctx.cancel,
+        grace=ctx.settings.kill_grace,
+    )
+    code, why = _describe_exit(result.exit_code)
+    if result.cancelled:
+        write_log(ctx, job, "pipedeck: cancelled\n")
+        return Outcome(Status.CANCELLED, code, "cancelled")
+    if result.timed_out:
+        write_log(ctx, job, f"pipedeck: timed out after {timeout:g}s\n")
+        return Outcome(Status.TIMED_OUT, code, f"timed out after {timeout:g}s")
+    if code != 0:
+        return Outcome(Status.FAILED, code, why)
+    try:
+        produced = await asyncio.to_thread(_collect_outputs, ctx, job, work)
+        ctx.variables.set_namespace(
+            action.name, read_variables_file(Path(env["PIPEDECK_VARIABLES_FILE"]))
+        )
+    except ArtifactError as exc:
+        raise ActionFailure(str(exc)) from None
+    return Outcome(Status.SUCCEEDED, code, artifacts=tuple(produced))
+
+
+def _collect_outputs(ctx: RunContext, job: ActionJob, work: Path) -> list[str]:
+    produced = []
+    for output in job.action.outputs:
+        dest = ctx.layout.artifact(output.name)
+        if output.paths:
+            collect(work, output.paths, dest)
+        else:
+            check_contained(dest)
+        freeze(dest)
+        produced.append(output.name)
+    return produced

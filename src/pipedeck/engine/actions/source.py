@@ -1,0 +1,34 @@
+"""`source`: export the run's commit — the committed tree, never the working tree."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipedeck.engine.actions.base import Outcome, write_log
+from pipedeck.engine.artifacts import freeze
+from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.store import Status
+
+
+async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
+    commit = ctx.commit
+    produced: list[str] = []
+    for output in job.action.outputs:
+        dest = ctx.layout.artifact(output.name)
+        write_log(ctx, job, f"Exporting {commit.short} {commit.subject!r} into '{output.name}'\n")
+        # git archive is I/O bound; keep the event loop free for the other actions' logs.
+        await asyncio.to_thread(ctx.repo.export, commit.sha, dest)
+        freeze(dest)
+        produced.append(output.name)
+    values = {
+        "commit": commit.sha,
+        "commit_short": commit.short,
+        "branch": ctx.run.branch or "",
+        "subject": commit.subject,
+        "author": commit.author,
+    }
+    ctx.variables.set_namespace(job.action.name, values)
+    for name in produced:
+        ctx.variables.set_namespace(name, values)
+    write_log(ctx, job, f"Exported {commit.sha} by {commit.author}\n")
+    return Outcome(Status.SUCCEEDED, artifacts=tuple(produced))

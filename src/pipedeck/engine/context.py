@@ -1,0 +1,94 @@
+"""What every action of one run shares: the run, its files, its variables, its signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypedDict
+
+from pipedeck.definition.model import Action, Pipeline, Stage
+from pipedeck.engine.bus import EventBus
+from pipedeck.engine.events import Event
+from pipedeck.engine.variables import Variables
+from pipedeck.gitrepo import Commit, GitRepo
+from pipedeck.store import ActionRecord, RunLayout, RunRecord, StageRecord, Store
+
+RUN_TOKEN_VAR = "PIPEDECK_RUN_TOKEN"
+"""Set in every action's environment; recovery finds a dead run's processes by it, even ones
+that left the process group (`setsid`)."""
+
+
+class RunRef(TypedDict):
+    """The fields every event carries to say which run it is about."""
+
+    run_id: int
+    pipeline: str
+    number: int
+
+
+@dataclass
+class Settings:
+    kill_grace: float = 5.0
+    """Seconds between SIGTERM and SIGKILL when an action is stopped."""
+    poll_interval: float = 0.2
+    """How often a run looks in the store for requests from other processes."""
+    default_timeout: float = 3600.0
+    """Script actions without `timeout:` (CodeBuild's default is an hour too)."""
+    approval_timeout: float = 7 * 86400.0
+    """Approvals without `timeout:` (CodePipeline's 7 days)."""
+
+
+@dataclass
+class RunContext:
+    run: RunRecord
+    pipeline: Pipeline
+    commit: Commit
+    repo: GitRepo
+    store: Store
+    bus: EventBus
+    settings: Settings
+    variables: Variables
+    token: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    decision_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    artifacts: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> RunLayout:
+        return self.store.layout(self.run)
+
+    def event_fields(self) -> RunRef:
+        return {"run_id": self.run.id, "pipeline": self.run.pipeline, "number": self.run.number}
+
+    def publish(self, event: Event) -> None:
+        self.bus.publish(event)
+
+    def base_env(self, stage: Stage, action: Action) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.variables.namespace("variables"))
+        env.update(
+            {
+                "PIPEDECK_PIPELINE": self.run.pipeline,
+                "PIPEDECK_RUN": self.run.key,
+                "PIPEDECK_RUN_NUMBER": str(self.run.number),
+                "PIPEDECK_STAGE": stage.name,
+                "PIPEDECK_ACTION": action.name,
+                "PIPEDECK_COMMIT": self.commit.sha,
+                "PIPEDECK_BRANCH": self.run.branch or "",
+                "PIPEDECK_REPO_ROOT": str(self.repo.root),
+                RUN_TOKEN_VAR: self.token,
+            }
+        )
+        return env
+
+
+@dataclass(frozen=True)
+class ActionJob:
+    """One action to run: its definition and its rows in the store."""
+
+    stage: Stage
+    action: Action
+    stage_record: StageRecord
+    record: ActionRecord

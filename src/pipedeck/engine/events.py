@@ -1,0 +1,100 @@
+"""What the engine tells its listeners, as plain frozen values.
+
+The engine publishes these on its `EventBus` and knows nothing of who listens: the CLI prints
+them, `--json` writes them as JSON Lines, the console turns them into Textual messages. Log
+output travels as `LogLines` batches (whole lines, one chunk of the pipe at a time), never one
+event per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    run_id: int
+    pipeline: str
+    number: int
+
+    @property
+    def run(self) -> str:
+        return f"{self.pipeline}/{self.number}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": type(self).__name__, "run": self.run, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    commit: str
+    branch: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageStarted(Event):
+    stage: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageFinished(Event):
+    stage: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionStarted(Event):
+    stage: str
+    action: str
+    kind: str
+    log_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionFinished(Event):
+    stage: str
+    action: str
+    status: str
+    exit_code: int | None = None
+    error: str | None = None
+    artifacts: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogLines(Event):
+    """A batch of complete lines from one action, newline-terminated, as one string.
+
+    One string rather than a tuple of lines: splitting a million lines costs more than
+    writing them, and most listeners either print the batch or keep its tail.
+    """
+
+    stage: str
+    action: str
+    text: str
+
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRequested(Event):
+    stage: str
+    action: str
+    message: str
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalDecided(Event):
+    stage: str
+    action: str
+    result: str
+    by: str | None
+    comment: str | None

@@ -1,0 +1,175 @@
+"""One run, start to end: stages in order, run-order groups in order, a group's actions at once.
+
+This is the one place that turns what happened to an action — an outcome, or an exception —
+into statuses in the store and events on the bus. When an action fails, its siblings already
+running in the same group are left to finish (as CodePipeline does): their logs and results
+are worth having. Nothing after the failing group starts; it is recorded `skipped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from pipedeck.definition.model import ActionKind
+from pipedeck.engine.actions import ActionFailure, Outcome, perform
+from pipedeck.engine.actions.base import log_path, write_log
+from pipedeck.engine.artifacts import ArtifactError
+from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.engine.events import (
+    ActionFinished,
+    ActionStarted,
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageStarted,
+)
+from pipedeck.engine.variables import VariableError
+from pipedeck.gitrepo import GitError
+from pipedeck.store import Status
+
+log = logging.getLogger(__name__)
+
+# When actions of one stage end differently, the stage (and run) takes the first of these.
+_PRECEDENCE = (Status.CANCELLED, Status.TIMED_OUT, Status.FAILED, Status.REJECTED)
+
+
+def _stage_status(outcomes: list[Status]) -> Status:
+    for status in _PRECEDENCE:
+        if status in outcomes:
+            # A rejection fails the stage; its action keeps the `rejected` status.
+            return Status.FAILED if status is Status.REJECTED else status
+    return Status.SUCCEEDED
+
+
+class RunExecutor:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    async def execute(self) -> Status:
+        ctx = self.ctx
+        store, run = ctx.store, ctx.run
+        store.set_run_status(run.id, Status.RUNNING)
+        ctx.publish(RunStarted(**ctx.event_fields(), commit=run.commit, branch=run.branch))
+        watcher = asyncio.create_task(self._watch_cancel())
+        detail = store.detail(run)
+        final = Status.SUCCEEDED
+        error: str | None = None
+        try:
+            for stage, stage_detail in zip(ctx.pipeline.stages, detail.stages, strict=True):
+                records = {a.action.name: a.action for a in stage_detail.actions}
+                if final is not Status.SUCCEEDED:
+                    self._skip(stage_detail.stage.id, list(records.values()))
+                    continue
+                store.set_stage_status(stage_detail.stage.id, Status.RUNNING)
+                ctx.publish(StageStarted(**ctx.event_fields(), stage=stage.name))
+                stage_status = Status.SUCCEEDED
+                for group in stage.groups():
+                    jobs = [ActionJob(stage, a, stage_detail.stage, records[a.name]) for a in group]
+                    if stage_status is not Status.SUCCEEDED or ctx.cancel.is_set():
+                        self._skip(None, [j.record for j in jobs])
+                        continue
+                    outcomes = await asyncio.gather(*(self._run_action(j) for j in jobs))
+                    stage_status = _stage_status([o.status for o in outcomes])
+                    if error is None:
+                        error = next(
+                            (
+                                f"{j.stage.name}/{j.action.name}: {o.error}"
+                                for j, o in zip(jobs, outcomes, strict=True)
+                                if o.status is not Status.SUCCEEDED
+                            ),
+                            None,
+                        )
+                if ctx.cancel.is_set() and stage_status is Status.SUCCEEDED:
+                    stage_status = Status.CANCELLED
+                store.set_stage_status(stage_detail.stage.id, stage_status)
+                ctx.publish(
+                    StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status)
+                )
+                final = stage_status
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if final is Status.CANCELLED:
+            error = "cancelled"
+        store.set_run_status(run.id, final, error=error)
+        ctx.publish(RunFinished(**ctx.event_fields(), status=final, error=error))
+        return final
+
+    def _skip(self, stage_id: int | None, records: list) -> None:  # type: ignore[type-arg]
+        if stage_id is not None:
+            self.ctx.store.set_stage_status(stage_id, Status.SKIPPED)
+        for record in records:
+            self.ctx.store.set_action_status(record.id, Status.SKIPPED)
+
+    async def _run_action(self, job: ActionJob) -> Outcome:
+        ctx = self.ctx
+        store = ctx.store
+        path = log_path(ctx, job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        store.set_action_log(job.record.id, path)
+        store.set_action_status(job.record.id, Status.RUNNING)
+        ctx.publish(
+            ActionStarted(
+                **ctx.event_fields(),
+                stage=job.stage.name,
+                action=job.action.name,
+                kind=job.action.kind.value,
+                log_path=str(path),
+            )
+        )
+        try:
+            outcome = await perform(ctx, job)
+        except (ActionFailure, ArtifactError, VariableError, GitError, OSError) as exc:
+            write_log(ctx, job, f"pipedeck: {exc}\n")
+            outcome = Outcome(Status.FAILED, error=str(exc))
+        except Exception as exc:  # a bug of ours must still end the action, not the run loop
+            log.exception("action %s/%s crashed", job.stage.name, job.action.name)
+            write_log(ctx, job, f"pipedeck: internal error: {exc!r}\n")
+            outcome = Outcome(Status.FAILED, error=f"internal error: {exc!r}")
+        for name in outcome.artifacts:
+            artifact = ctx.layout.artifact(name)
+            ctx.artifacts[name] = artifact
+            store.add_artifact(ctx.run.id, job.record.id, name, artifact)
+        if outcome.status is Status.SUCCEEDED and job.action.kind is ActionKind.DEPLOY:
+            self._record_deployment(job)
+        store.set_action_status(
+            job.record.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error
+        )
+        ctx.publish(
+            ActionFinished(
+                **ctx.event_fields(),
+                stage=job.stage.name,
+                action=job.action.name,
+                status=outcome.status,
+                exit_code=outcome.exit_code,
+                error=outcome.error,
+                artifacts=outcome.artifacts,
+            )
+        )
+        return outcome
+
+    def _record_deployment(self, job: ActionJob) -> None:
+        ctx = self.ctx
+        environment = job.action.environment or job.stage.name.lower()
+        ctx.store.add_deployment(ctx.run.id, job.record.id, environment, ctx.commit.sha)
+        try:
+            ctx.repo.tag(
+                f"pipedeck/{environment}",
+                ctx.commit.sha,
+                f"Deployed to {environment} by {ctx.run.key} ({job.stage.name}/{job.action.name})",
+            )
+        except GitError as exc:
+            write_log(ctx, job, f"pipedeck: could not tag the deployment: {exc}\n")
+
+    async def _watch_cancel(self) -> None:
+        """Another process asks for a cancel by writing to the store; notice it here."""
+        while not self.ctx.cancel.is_set():
+            if self.ctx.store.cancel_requested(self.ctx.run.id):
+                self.ctx.cancel.set()
+                self.ctx.decision_arrived.set()
+                return
+            await asyncio.sleep(self.ctx.settings.poll_interval)

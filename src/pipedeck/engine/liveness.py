@@ -1,0 +1,55 @@
+"""Is the engine that owns a run still alive? A held flock answers, and the OS releases it.
+
+Each engine holds an exclusive flock on `engines/<engine_id>.lock` for its whole life. Another
+process that can take that lock knows the owner is gone — however it died, `kill -9` included
+— without trusting pids, which the OS reuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from pathlib import Path
+
+
+def _lock_path(state_dir: Path, engine_id: str) -> Path:
+    return state_dir / "engines" / f"{engine_id}.lock"
+
+
+class EngineLease:
+    def __init__(self, state_dir: Path) -> None:
+        self.engine_id = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._path = _lock_path(state_dir, self.engine_id)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+def engine_alive(state_dir: Path, engine_id: str | None) -> bool:
+    if engine_id is None:
+        return False
+    path = _lock_path(state_dir, engine_id)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    # We took it, so nobody holds it: a dead engine's leftover file.
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return False

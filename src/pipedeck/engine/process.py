@@ -1,0 +1,201 @@
+"""Running one action's script: its own process group, its log, its end.
+
+The script runs under `bash -eo pipefail` in a new session, so the whole tree it starts shares
+one process group. Output (stdout and stderr on one pipe, so their order is kept) is read in
+chunks straight from the pipe, appended to the log file as it arrives, and handed to a
+callback as whole lines. A timeout or a cancel sends SIGTERM to the group, waits a grace
+period, then SIGKILL; when the script ends on its own, anything it left running in its group is
+ended the same way, so no process of an action outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_PENDING_LINE = 1 << 20
+"""A line longer than this is passed on in pieces rather than held in memory without end."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    exit_code: int | None
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+class _Reader(asyncio.SubprocessProtocol):
+    """Writes each chunk to the log at once; forwards complete lines to `on_lines`."""
+
+    def __init__(self, log_fd: int, on_lines: Callable[[bytes], None] | None) -> None:
+        self._log_fd = log_fd
+        self._on_lines = on_lines
+        self._pending = b""
+        self.exited = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._log_fd, view) :]
+        if self._on_lines is None:
+            return
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._pending += data
+            if len(self._pending) >= MAX_PENDING_LINE:
+                self._emit(self._pending)
+                self._pending = b""
+            return
+        head = data[: cut + 1]
+        self._emit(self._pending + head if self._pending else head)
+        self._pending = data[cut + 1 :]
+
+    def _emit(self, chunk: bytes) -> None:
+        assert self._on_lines is not None
+        self._on_lines(chunk)
+
+    def flush(self) -> None:
+        if self._pending and self._on_lines is not None:
+            self._emit(self._pending + b"\n")
+        self._pending = b""
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any process of the group is still running (zombies do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not Path("/proc").is_dir():
+        return True
+    return any(_running_in_group(pid, pgid) for pid in _pids())
+
+
+def _pids() -> list[int]:
+    with os.scandir("/proc") as entries:
+        return [int(e.name) for e in entries if e.name.isdigit()]
+
+
+def _running_in_group(pid: int, pgid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    # Fields after the command name, which may itself hold spaces and parentheses.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[2]) == pgid and fields[0] != b"Z"
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def end_group(pgid: int, grace: float) -> None:
+    """SIGTERM the group, give it `grace` seconds, then SIGKILL whatever is left."""
+    if not _group_alive(pgid):
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while loop.time() < deadline:
+        await asyncio.sleep(0.02)
+        if not _group_alive(pgid):
+            return
+    _signal_group(pgid, signal.SIGKILL)
+    while _group_alive(pgid):
+        await asyncio.sleep(0.01)
+
+
+async def run_script(
+    script: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    on_lines: Callable[[bytes], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    timeout: float | None = None,
+    cancel: asyncio.Event | None = None,
+    grace: float = 5.0,
+) -> ProcessResult:
+    """Run `script` with bash; return once it and everything it started are gone."""
+    loop = asyncio.get_running_loop()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        transport, reader = await loop.subprocess_exec(
+            lambda: _Reader(log_fd, on_lines),
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-eo",
+            "pipefail",
+            "-c",
+            script,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+        )
+        pgid = transport.get_pid()
+        if on_start is not None:
+            on_start(pgid)
+        try:
+            timed_out, cancelled = await _wait(reader.exited, timeout, cancel)
+            if timed_out or cancelled:
+                await end_group(pgid, grace)
+                await reader.exited
+            else:
+                # The script is done; whatever it left behind in its group goes too.
+                await end_group(pgid, grace)
+            # A daemon that left the group may still hold the pipe; do not wait on it forever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader.closed), 1.0)
+            reader.flush()
+            code = transport.get_returncode()
+        finally:
+            transport.close()
+    finally:
+        os.close(log_fd)
+    return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
+
+
+async def _wait(
+    exited: asyncio.Future[None], timeout: float | None, cancel: asyncio.Event | None
+) -> tuple[bool, bool]:
+    """Wait for the process to exit, the timeout, or a cancel; say which of the latter two."""
+    waiters: set[asyncio.Future[Any]] = {exited}
+    cancel_task = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+    if cancel_task is not None:
+        waiters.add(cancel_task)
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if cancel_task is not None:
+            cancel_task.cancel()
+    if exited in done:
+        return False, False
+    if cancel_task is not None and cancel_task in done:
+        return False, True
+    return True, False

@@ -1,0 +1,59 @@
+"""Variables: `#{namespace.NAME}` references in scripts, messages and env values.
+
+Namespaces, CodePipeline-style:
+- `variables` — the pipeline's `variables`, overridden by `--var` at start;
+- `pipeline` — `name`, `run`, `number`, `commit`, `commit_short`, `branch`;
+- one per action that produced output variables, under the action's name (and, for a source
+  action, under each of its output artifact names too, so `#{source.commit_short}` reads
+  naturally). A source action exports `commit`, `commit_short`, `branch`, `subject`, `author`;
+  a script action exports each `NAME=value` line it writes to `$PIPEDECK_VARIABLES_FILE`.
+
+A reference to something that does not exist is an error, not an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REFERENCE = re.compile(r"#\{\s*([A-Za-z0-9_.-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+
+
+class VariableError(Exception):
+    pass
+
+
+class Variables:
+    def __init__(self) -> None:
+        self._namespaces: dict[str, dict[str, str]] = {}
+
+    def set_namespace(self, namespace: str, values: dict[str, str]) -> None:
+        self._namespaces.setdefault(namespace, {}).update(values)
+
+    def namespace(self, namespace: str) -> dict[str, str]:
+        return dict(self._namespaces.get(namespace, {}))
+
+    def resolve(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            namespace, name = match.group(1), match.group(2)
+            try:
+                return self._namespaces[namespace][name]
+            except KeyError:
+                raise VariableError(f"unknown variable #{{{namespace}.{name}}}") from None
+
+        return REFERENCE.sub(replace, text)
+
+
+def read_variables_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines written by a script; blank lines and `#` comments are skipped."""
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+            raise VariableError(f"$PIPEDECK_VARIABLES_FILE line {number}: expected NAME=value")
+        values[name.strip()] = value
+    return values

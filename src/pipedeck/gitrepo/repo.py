@@ -1,0 +1,141 @@
+"""Everything pipedeck asks of git, in one place.
+
+Resolving revisions, exporting a commit's tree, listing commits, and (for the demo and
+deployments) committing and tagging. Nothing else in the code base runs git; callers get
+plain values (`Commit`) and a `GitError` with a sentence fit for a user, never a GitPython
+exception.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+
+class GitError(Exception):
+    """A git operation failed in a way the user can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    subject: str
+    author: str
+    email: str
+    committed_at: datetime
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+def _commit(c: git.Commit) -> Commit:
+    message = c.message if isinstance(c.message, str) else c.message.decode(errors="replace")
+    return Commit(
+        sha=c.hexsha,
+        subject=message.strip().splitlines()[0] if message.strip() else "",
+        author=str(c.author.name or ""),
+        email=str(c.author.email or ""),
+        committed_at=datetime.fromtimestamp(c.committed_date, tz=UTC),
+    )
+
+
+class GitRepo:
+    """A local repository with a working tree."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self._repo = repo
+
+    @classmethod
+    def open(cls, path: Path) -> GitRepo:
+        """Open the repository containing `path` (searching parent directories)."""
+        try:
+            repo = git.Repo(path, search_parent_directories=True)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise GitError(
+                f"{path} is not inside a git repository (run `git init`, or try `pipedeck demo`)"
+            ) from None
+        if repo.bare or repo.working_tree_dir is None:
+            raise GitError(f"{path} is a bare repository; pipedeck needs a working tree")
+        return cls(repo)
+
+    @classmethod
+    def init(cls, path: Path, branch: str = "main") -> GitRepo:
+        """Create a new repository (used by `pipedeck demo`)."""
+        path.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.init(path, initial_branch=branch)
+        with repo.config_writer() as config:
+            # A fresh machine may have no identity; the demo must still be able to commit.
+            if not repo.git.config("user.name", with_exceptions=False):
+                config.set_value("user", "name", "pipedeck demo")
+            if not repo.git.config("user.email", with_exceptions=False):
+                config.set_value("user", "email", "demo@pipedeck.invalid")
+        return cls(repo)
+
+    @property
+    def root(self) -> Path:
+        assert self._repo.working_tree_dir is not None
+        return Path(self._repo.working_tree_dir)
+
+    @property
+    def git_dir(self) -> Path:
+        """The common git directory: shared by all worktrees, so run history is too."""
+        return Path(self._repo.common_dir).resolve()
+
+    def resolve(self, rev: str = "HEAD") -> Commit:
+        try:
+            return _commit(self._repo.commit(rev))
+        except (BadName, ValueError, GitCommandError):
+            raise GitError(f"unknown revision {rev!r}") from None
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None when HEAD is detached or unborn."""
+        try:
+            return self._repo.active_branch.name
+        except TypeError:
+            return None
+
+    def is_branch(self, name: str) -> bool:
+        return name in {h.name for h in self._repo.heads}
+
+    def export(self, rev: str, dest: Path) -> None:
+        """Write the committed tree of `rev` into `dest` — never the dirty working tree."""
+        sha = self.resolve(rev).sha
+        dest.mkdir(parents=True, exist_ok=True)
+        proc = self._repo.git.archive("--format=tar", sha, as_process=True)
+        try:
+            # Stream mode ("r|") extracts as git writes; the tree is never held in memory.
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                tar.extractall(dest, filter="tar")
+        finally:
+            proc.wait()
+
+    def commits_between(self, old: str | None, new: str, limit: int = 200) -> list[Commit]:
+        """Commits reachable from `new` but not `old`, newest first."""
+        rev = f"{old}..{new}" if old else new
+        try:
+            return [_commit(c) for c in self._repo.iter_commits(rev, max_count=limit)]
+        except GitCommandError as exc:
+            raise GitError(f"cannot list commits {rev}: {exc.stderr.strip()}") from None
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        out = self._repo.git.diff("--name-only", "-z", old, new)
+        return [p for p in out.split("\0") if p]
+
+    def commit_all(self, message: str) -> Commit:
+        """Stage everything and commit it (the demo's history is made with this)."""
+        self._repo.git.add("-A")
+        self._repo.index.commit(message)
+        return self.resolve("HEAD")
+
+    def tag(self, name: str, rev: str, message: str) -> None:
+        """An annotated tag, moved if it exists (a deployment marker is the latest one)."""
+        try:
+            self._repo.create_tag(name, ref=rev, message=message, force=True)
+        except GitCommandError as exc:
+            raise GitError(f"cannot tag {rev} as {name}: {exc.stderr.strip()}") from None

@@ -1,0 +1,33 @@
+"""Where run files live under the state directory (see DESIGN.md "On disk")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DB_NAME = "pipedeck.db"
+
+
+def default_state_dir(git_dir: Path) -> Path:
+    """State sits in the git dir: invisible to `git status`, gone with the clone."""
+    return git_dir / "pipedeck"
+
+
+@dataclass(frozen=True, slots=True)
+class RunLayout:
+    """Directories of one run: `runs/<pipeline>/<number>/{logs,artifacts,work}`."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, state_dir: Path, pipeline: str, number: int) -> RunLayout:
+        return cls(state_dir / "runs" / pipeline / str(number))
+
+    def log(self, stage: str, action: str) -> Path:
+        return self.root / "logs" / stage / f"{action}.log"
+
+    def artifact(self, name: str) -> Path:
+        return self.root / "artifacts" / name
+
+    def work(self, stage: str, action: str) -> Path:
+        return self.root / "work" / stage / action

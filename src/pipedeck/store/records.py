@@ -1,0 +1,211 @@
+"""Rows of the store as frozen values, and their JSON shape (`pipedeck show --json`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipedeck.store.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    pipeline: str
+    number: int
+    status: Status
+    commit: str
+    commit_subject: str
+    branch: str | None
+    trigger: str
+    variables: dict[str, str]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    engine_id: str | None
+    cancel_requested: bool
+    error: str | None
+
+    @property
+    def key(self) -> str:
+        """How people name a run: `release/12`."""
+        return f"{self.pipeline}/{self.number}"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RunRecord:
+        return cls(
+            id=row["id"],
+            pipeline=row["pipeline"],
+            number=row["number"],
+            status=Status(row["status"]),
+            commit=row["commit_sha"],
+            commit_subject=row["commit_subject"],
+            branch=row["branch"],
+            trigger=row["trigger"],
+            variables=json.loads(row["variables"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            engine_id=row["engine_id"],
+            cancel_requested=bool(row["cancel_requested"]),
+            error=row["error"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "number": self.number,
+            "run": self.key,
+            "status": self.status.value,
+            "commit": self.commit,
+            "commit_subject": self.commit_subject,
+            "branch": self.branch,
+            "trigger": self.trigger,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    id: int
+    run_id: int
+    position: int
+    name: str
+    status: Status
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StageRecord:
+        return cls(
+            id=row["id"],
+            run_id=row["run_id"],
+            position=row["position"],
+            name=row["name"],
+            status=Status(row["status"]),
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    id: int
+    run_id: int
+    stage_id: int
+    position: int
+    name: str
+    kind: str
+    run_order: int
+    status: Status
+    started_at: str | None
+    finished_at: str | None
+    exit_code: int | None
+    pid: int | None
+    log_path: str | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ActionRecord:
+        return cls(
+            id=row["id"],
+            run_id=row["run_id"],
+            stage_id=row["stage_id"],
+            position=row["position"],
+            name=row["name"],
+            kind=row["kind"],
+            run_order=row["run_order"],
+            status=Status(row["status"]),
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            exit_code=row["exit_code"],
+            pid=row["pid"],
+            log_path=row["log_path"],
+            error=row["error"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    action_id: int
+    run_id: int
+    message: str
+    requested_at: str
+    expires_at: str | None
+    result: str | None
+    decided_by: str | None
+    decided_at: str | None
+    comment: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ApprovalRecord:
+        return cls(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - sqlite3.Row
+
+    def decision(self) -> dict[str, Any] | None:
+        if self.result is None:
+            return None
+        return {
+            "by": self.decided_by,
+            "at": self.decided_at,
+            "comment": self.comment,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDetail:
+    action: ActionRecord
+    artifacts: list[str] = field(default_factory=list)
+    approval: ApprovalRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.action
+        out: dict[str, Any] = {
+            "name": a.name,
+            "kind": a.kind,
+            "status": a.status.value,
+            "run_order": a.run_order,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+            "exit_code": a.exit_code,
+            "log_path": a.log_path,
+            "artifacts": self.artifacts,
+            "error": a.error,
+        }
+        if a.kind == "approval":
+            out["message"] = self.approval.message if self.approval else None
+            out["decision"] = self.approval.decision() if self.approval else None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StageDetail:
+    stage: StageRecord
+    actions: list[ActionDetail]
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.stage
+        return {
+            "name": s.name,
+            "status": s.status.value,
+            "started_at": s.started_at,
+            "finished_at": s.finished_at,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    run: RunRecord
+    stages: list[StageDetail]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.run.to_dict(), "stages": [s.to_dict() for s in self.stages]}
+
+    def actions(self) -> list[tuple[StageRecord, ActionDetail]]:
+        return [(s.stage, a) for s in self.stages for a in s.actions]

@@ -1,0 +1,305 @@
+"""Run history: the single source of truth for what happened, shared by every process.
+
+An engine writes here as a run progresses; any other process (a second console,
+`pipedeck runs`, `pipedeck approve` from another shell) reads the same file and sends its
+requests (a decision, a cancel) by writing rows the engine polls. Decisions are taken with a
+conditional UPDATE so that a person approving and a timeout firing at the same moment can
+never both win.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from pipedeck.store.db import connect, now, transaction
+from pipedeck.store.layout import DB_NAME, RunLayout
+from pipedeck.store.records import (
+    ActionDetail,
+    ActionRecord,
+    ApprovalRecord,
+    RunDetail,
+    RunRecord,
+    StageDetail,
+    StageRecord,
+)
+from pipedeck.store.status import Status
+
+
+class StoreError(Exception):
+    """A request the store cannot satisfy, phrased for the user (unknown run, not waiting…)."""
+
+
+class PlannedAction(NamedTuple):
+    name: str
+    kind: str
+    run_order: int
+
+
+class PlannedStage(NamedTuple):
+    name: str
+    actions: Sequence[PlannedAction]
+
+
+class Store:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._conn = connect(state_dir / DB_NAME)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def layout(self, run: RunRecord) -> RunLayout:
+        return RunLayout.of(self.state_dir, run.pipeline, run.number)
+
+    # --- creating and advancing runs (the engine) ------------------------------------------
+
+    def create_run(
+        self,
+        pipeline: str,
+        stages: Sequence[PlannedStage],
+        *,
+        commit: str,
+        commit_subject: str,
+        branch: str | None,
+        variables: dict[str, str],
+        trigger: str = "manual",
+        engine_id: str | None = None,
+    ) -> RunRecord:
+        """Allocate the next number of `pipeline` and record every stage and action queued."""
+        created = now()
+        with transaction(self._conn) as c:
+            number = c.execute(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline = ?", (pipeline,)
+            ).fetchone()[0]
+            run_id = c.execute(
+                "INSERT INTO runs (pipeline, number, status, commit_sha, commit_subject, branch,"
+                " trigger, variables, created_at, engine_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    pipeline,
+                    number,
+                    Status.QUEUED,
+                    commit,
+                    commit_subject,
+                    branch,
+                    trigger,
+                    json.dumps(variables),
+                    created,
+                    engine_id,
+                ),
+            ).lastrowid
+            for s_pos, stage in enumerate(stages):
+                stage_id = c.execute(
+                    "INSERT INTO stages (run_id, position, name, status) VALUES (?,?,?,?)",
+                    (run_id, s_pos, stage.name, Status.QUEUED),
+                ).lastrowid
+                c.executemany(
+                    "INSERT INTO actions (run_id, stage_id, position, name, kind, run_order,"
+                    " status) VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (run_id, stage_id, a_pos, a.name, a.kind, a.run_order, Status.QUEUED)
+                        for a_pos, a in enumerate(stage.actions)
+                    ],
+                )
+        assert run_id is not None
+        return self.run_by_id(run_id)
+
+    def set_run_status(self, run_id: int, status: Status, error: str | None = None) -> None:
+        self._set_status("runs", run_id, status, error=error)
+
+    def set_stage_status(self, stage_id: int, status: Status) -> None:
+        self._set_status("stages", stage_id, status)
+
+    def set_action_status(
+        self,
+        action_id: int,
+        status: Status,
+        *,
+        exit_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._set_status("actions", action_id, status, error=error, exit_code=exit_code)
+
+    def set_action_process(self, action_id: int, pid: int, log_path: Path) -> None:
+        self._conn.execute(
+            "UPDATE actions SET pid = ?, log_path = ? WHERE id = ?", (pid, str(log_path), action_id)
+        )
+
+    def set_action_log(self, action_id: int, log_path: Path) -> None:
+        self._conn.execute(
+            "UPDATE actions SET log_path = ? WHERE id = ?", (str(log_path), action_id)
+        )
+
+    def _set_status(self, table: str, row_id: int, status: Status, **extra: object) -> None:
+        # started_at is set once, on the first move to running; finished_at on a final status.
+        sets = ["status = ?"]
+        args: list[object] = [status.value]
+        if status in (Status.RUNNING, Status.WAITING):
+            sets.append("started_at = COALESCE(started_at, ?)")
+            args.append(now())
+        elif not status.active and status is not Status.SKIPPED:
+            sets.append("finished_at = ?")
+            args.append(now())
+        for column, value in extra.items():
+            if value is not None:
+                sets.append(f"{column} = ?")
+                args.append(value)
+        args.append(row_id)
+        self._conn.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE id = ?", args)
+
+    def add_artifact(self, run_id: int, action_id: int, name: str, path: Path) -> None:
+        self._conn.execute(
+            "INSERT INTO artifacts (run_id, action_id, name, path) VALUES (?,?,?,?)",
+            (run_id, action_id, name, str(path)),
+        )
+
+    def add_deployment(self, run_id: int, action_id: int, environment: str, commit: str) -> None:
+        self._conn.execute(
+            "INSERT INTO deployments (run_id, action_id, environment, commit_sha, deployed_at)"
+            " VALUES (?,?,?,?,?)",
+            (run_id, action_id, environment, commit, now()),
+        )
+
+    # --- approvals and cancel: requests any process may write ------------------------------
+
+    def open_approval(self, action_id: int, run_id: int, message: str, expires_at: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO approvals (action_id, run_id, message, requested_at,"
+            " expires_at) VALUES (?,?,?,?,?)",
+            (action_id, run_id, message, now(), expires_at),
+        )
+
+    def decide(self, run: RunRecord, result: str, by: str, comment: str | None) -> ApprovalRecord:
+        """Record a decision on the run's waiting approval; first decision wins."""
+        with transaction(self._conn) as c:
+            row = c.execute(
+                "SELECT ap.action_id FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+                " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?",
+                (run.id, Status.WAITING),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"{run.key} has no approval waiting (run is {run.status})")
+            c.execute(
+                "UPDATE approvals SET result = ?, decided_by = ?, decided_at = ?, comment = ?"
+                " WHERE action_id = ?",
+                (result, by, now(), comment, row["action_id"]),
+            )
+        return self.approval(row["action_id"])
+
+    def approval(self, action_id: int) -> ApprovalRecord:
+        row = self._conn.execute(
+            "SELECT * FROM approvals WHERE action_id = ?", (action_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no approval for action {action_id}")
+        return ApprovalRecord.from_row(row)
+
+    def request_cancel(self, run: RunRecord) -> None:
+        if not run.status.active:
+            raise StoreError(f"{run.key} is not active (it is {run.status})")
+        self._conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run.id,))
+
+    def cancel_requested(self, run_id: int) -> bool:
+        row = self._conn.execute(
+            "SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    # --- reading history -----------------------------------------------------------------
+
+    def run_by_id(self, run_id: int) -> RunRecord:
+        row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run with id {run_id}")
+        return RunRecord.from_row(row)
+
+    def find_run(self, ref: str) -> RunRecord:
+        """`release/12`, or `release` for its latest run."""
+        pipeline, _, number = ref.rpartition("/") if "/" in ref else (ref, "", "")
+        if number:
+            if not number.isdigit():
+                raise StoreError(f"{ref!r} is not a run; write PIPELINE/NUMBER or PIPELINE")
+            row = self._conn.execute(
+                "SELECT * FROM runs WHERE pipeline = ? AND number = ?", (pipeline, int(number))
+            ).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT * FROM runs WHERE pipeline = ? ORDER BY number DESC LIMIT 1", (pipeline,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no run {ref!r}")
+        return RunRecord.from_row(row)
+
+    def runs(self, pipeline: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        sql = "SELECT * FROM runs"
+        args: list[object] = []
+        if pipeline:
+            sql += " WHERE pipeline = ?"
+            args.append(pipeline)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [RunRecord.from_row(r) for r in self._conn.execute(sql, args)]
+
+    def active_runs(self) -> list[RunRecord]:
+        rows = self._conn.execute(
+            "SELECT * FROM runs WHERE status IN ('queued','running','waiting') ORDER BY id"
+        )
+        return [RunRecord.from_row(r) for r in rows]
+
+    def detail(self, run: RunRecord) -> RunDetail:
+        stages = [
+            StageRecord.from_row(r)
+            for r in self._conn.execute(
+                "SELECT * FROM stages WHERE run_id = ? ORDER BY position", (run.id,)
+            )
+        ]
+        actions = [
+            ActionRecord.from_row(r)
+            for r in self._conn.execute(
+                "SELECT * FROM actions WHERE run_id = ? ORDER BY position", (run.id,)
+            )
+        ]
+        artifacts: dict[int, list[str]] = {}
+        for r in self._conn.execute(
+            "SELECT action_id, name FROM artifacts WHERE run_id = ? ORDER BY id", (run.id,)
+        ):
+            artifacts.setdefault(r["action_id"], []).append(r["name"])
+        approvals = {
+            r["action_id"]: ApprovalRecord.from_row(r)
+            for r in self._conn.execute("SELECT * FROM approvals WHERE run_id = ?", (run.id,))
+        }
+        return RunDetail(
+            run=run,
+            stages=[
+                StageDetail(
+                    stage=s,
+                    actions=[
+                        ActionDetail(a, artifacts.get(a.id, []), approvals.get(a.id))
+                        for a in actions
+                        if a.stage_id == s.id
+                    ],
+                )
+                for s in stages
+            ],
+        )
+
+    def mark_interrupted(self, run_id: int, reason: str) -> None:
+        """Close every unfinished part of a run whose engine died."""
+        stamp = now()
+        with transaction(self._conn) as c:
+            for table, key in (("actions", "run_id"), ("stages", "run_id"), ("runs", "id")):
+                c.execute(
+                    f"UPDATE {table} SET status = ?, finished_at = ? WHERE {key} = ?"
+                    " AND status IN ('queued','running','waiting')",
+                    (Status.INTERRUPTED, stamp, run_id),
+                )
+            c.execute("UPDATE runs SET error = ? WHERE id = ?", (reason, run_id))
+
+    def connection(self) -> sqlite3.Connection:
+        """For read-only diagnostics and tests."""
+        return self._conn

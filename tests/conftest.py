@@ -1,0 +1,105 @@
+"""Shared fixtures: real git repositories in tmp_path, a real store, a real engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pipedeck.engine import Engine, Project, Settings
+
+PIPEDECK = [sys.executable, "-m", "pipedeck"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def git_identity() -> Iterator[None]:
+    """Commits in tests must not depend on the machine's git config."""
+    values = {
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "author@example.invalid",
+        "GIT_COMMITTER_NAME": "Test Author",
+        "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+class RepoMaker:
+    """Writes files into a fresh repository and commits them with the real git CLI."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        git(root, "init", "-q", "-b", "main")
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def pipeline(self, text: str, name: str = "ci") -> Path:
+        return self.write(f"pipelines/{name}.yml", text)
+
+    def commit(self, message: str = "change") -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> RepoMaker:
+    maker = RepoMaker(tmp_path / "app")
+    maker.write("README.md", "hello\n")
+    return maker
+
+
+FAST = Settings(kill_grace=0.5, poll_interval=0.05)
+
+
+@pytest.fixture
+def open_project(repo: RepoMaker) -> Iterator[Callable[[], Project]]:
+    opened: list[Project] = []
+
+    def _open() -> Project:
+        project = Project.open(repo.root)
+        opened.append(project)
+        return project
+
+    yield _open
+    for project in opened:
+        project.close()
+
+
+@pytest.fixture
+async def engine(open_project: Callable[[], Project]) -> AsyncIterator[Engine]:
+    eng = Engine(open_project(), FAST)
+    yield eng
+    await eng.close()
+
+
+def run_cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """The real command line in a real child process."""
+    result = subprocess.run(
+        [*PIPEDECK, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pipedeck {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

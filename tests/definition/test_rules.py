@@ -1,0 +1,216 @@
+"""Structural rules: unique names, artifacts flowing forward, what each action kind takes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipedeck.definition import load_pipeline
+
+from .conftest import Problems, Write
+
+
+def stages(*lines: str) -> str:
+    """A pipeline whose `stages:` list is the given lines (each already indented)."""
+    return "name: p\nstages:\n" + "".join(f"{line}\n" for line in lines)
+
+
+def test_stage_names_are_unique(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Build",
+            "    actions: [{name: a, kind: build, run: make}]",
+            "  - name: Build",
+            "    actions: [{name: b, kind: build, run: make}]",
+        )
+    )
+    assert found == ["5:11: stages[1].name: duplicate stage name 'Build' (first at line 3)"]
+
+
+def test_action_names_are_unique_within_a_stage_only(problems: Problems, write: Write) -> None:
+    found = problems(
+        stages(
+            "  - name: Test",
+            "    actions:",
+            "      - {name: unit, kind: test, run: pytest}",
+            "      - {name: unit, kind: test, run: pytest -x}",
+        )
+    )
+    assert found == [
+        "6:16: stages[0].actions[1].name: duplicate action name 'unit' (first at line 5)"
+    ]
+    path = write(
+        stages(
+            "  - name: Test",
+            "    actions: [{name: unit, kind: test, run: pytest}]",
+            "  - name: Again",
+            "    actions: [{name: unit, kind: test, run: pytest}]",
+        )
+    )
+    assert [s.actions[0].name for s in load_pipeline(path).stages] == ["unit", "unit"]
+
+
+def test_artifact_names_are_unique_across_the_pipeline(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Build",
+            "    actions: [{name: wheel, kind: build, run: make, outputs: [dist]}]",
+            "  - name: Docs",
+            "    actions: [{name: site, kind: build, run: mkdocs, outputs: [{name: dist}]}]",
+        )
+    )
+    assert found == [
+        "6:64: stages[1].actions[0].outputs[0]: artifact 'dist' is already produced by "
+        "Build/wheel (line 4); artifact names must be unique in a pipeline"
+    ]
+
+
+def test_input_nobody_produces(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Build",
+            "    actions: [{name: wheel, kind: build, run: make, outputs: [wheel]}]",
+            "  - name: Ship",
+            "    actions: [{name: up, kind: deploy, run: up, inputs: [wheels, docs]}]",
+        )
+    )
+    assert found == [
+        "6:58: stages[1].actions[0].inputs[0]: no action produces artifact 'wheels'; "
+        "did you mean 'wheel'?",
+        "6:66: stages[1].actions[0].inputs[1]: no action produces artifact 'docs'",
+    ]
+
+
+def test_input_from_a_later_stage(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Test",
+            "    actions: [{name: unit, kind: test, run: pytest, inputs: [wheel]}]",
+            "  - name: Build",
+            "    actions: [{name: wheel, kind: build, run: make, outputs: [wheel]}]",
+        )
+    )
+    assert found == [
+        "4:62: stages[0].actions[0].inputs[0]: artifact 'wheel' is produced by Build/wheel, "
+        "which does not run before this action"
+    ]
+
+
+def test_input_from_the_same_stage_needs_a_lower_run_order(
+    problems: Problems, write: Write
+) -> None:
+    same_order = stages(
+        "  - name: Build",
+        "    actions:",
+        "      - {name: wheel, kind: build, run: make, outputs: [wheel]}",
+        "      - {name: check, kind: test, run: twine check, inputs: [wheel]}",
+    )
+    assert problems(same_order) == [
+        "6:62: stages[0].actions[1].inputs[0]: artifact 'wheel' is produced by Build/wheel, "
+        "which does not run before this action"
+    ]
+    later = same_order.replace("inputs: [wheel]", "inputs: [wheel], run_order: 2")
+    check = load_pipeline(write(later)).stages[0].actions[1]
+    assert (check.inputs, check.run_order) == (["wheel"], 2)
+
+
+def test_input_that_is_the_actions_own_output(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Build",
+            "    actions: [{name: w, kind: build, run: make, inputs: [w], outputs: [w]}]",
+        )
+    )
+    assert found == [
+        "4:58: stages[0].actions[0].inputs[0]: artifact 'w' is this action's own output; "
+        "it cannot also be an input"
+    ]
+
+
+def test_approval_runs_no_command(problems: Problems) -> None:
+    found = problems(
+        stages("  - name: Gate", "    actions:", "      - {name: ok, kind: approval, run: echo}")
+    )
+    assert found == [
+        "5:36: stages[0].actions[0].run: an approval action runs no command; remove 'run'"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["build", "test", "deploy", "invoke"])
+def test_commands_are_required(problems: Problems, kind: str) -> None:
+    article = "an" if kind == "invoke" else "a"
+    found = problems(stages("  - name: S", "    actions:", f"      - {{name: x, kind: {kind}}}"))
+    assert found == [
+        f"5:9: stages[0].actions[0]: {article} {kind} action needs 'run', the command it runs"
+    ]
+
+
+def test_an_empty_command_is_a_missing_command(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: S",
+            "    actions:",
+            "      - {name: a, kind: build, run: }",
+            '      - {name: b, kind: build, run: "  "}',
+        )
+    )
+    assert found == [
+        "5:36: stages[0].actions[0].run: a build action needs 'run', the command it runs",
+        "6:37: stages[0].actions[1].run: a build action needs 'run', the command it runs",
+    ]
+
+
+def test_source_exports_and_runs_nothing(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: Source",
+            "    actions:",
+            "      - {name: a, kind: source, outputs: [a], run: git pull}",
+            "      - {name: b, kind: source}",
+            "      - {name: c, kind: source, outputs: []}",
+        )
+    )
+    assert found == [
+        "5:47: stages[0].actions[0].run: a source action exports the commit and runs no "
+        "command; remove 'run'",
+        "6:9: stages[0].actions[1]: a source action needs an output to export the commit into, "
+        "e.g. [source]",
+        "7:42: stages[0].actions[2].outputs: a source action needs an output to export the "
+        "commit into, e.g. [source]",
+    ]
+
+
+def test_message_only_on_approval_and_environment_only_on_deploy(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: S",
+            "    actions:",
+            "      - {name: a, kind: build, run: make, message: hi, environment: prod}",
+            "      - {name: b, kind: approval, message: 'Ship?', environment: prod}",
+            "      - {name: c, kind: deploy, run: up, environment: prod, message: hi}",
+        )
+    )
+    assert found == [
+        "5:43: stages[0].actions[0].message: 'message' is only for approval actions "
+        "(this is a build action)",
+        "5:56: stages[0].actions[0].environment: 'environment' is only for deploy actions "
+        "(this is a build action)",
+        "6:53: stages[0].actions[1].environment: 'environment' is only for deploy actions "
+        "(this is an approval action)",
+        "7:61: stages[0].actions[2].message: 'message' is only for approval actions "
+        "(this is a deploy action)",
+    ]
+
+
+def test_rules_still_run_where_validation_failed_elsewhere(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: S",
+            "    actions:",
+            "      - {name: a, kind: build, run: make, timeout: never}",
+            "      - {name: b, kind: approval, run: make}",
+        )
+    )
+    assert [f.split(": ", 2)[1] for f in found] == [
+        "stages[0].actions[0].timeout",
+        "stages[0].actions[1].run",
+    ]
