@@ -6,7 +6,11 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import PIPEDECK, RepoMaker, run_cli
 
@@ -67,6 +71,12 @@ stages:
 """
 
 
+def run_all(cwd: Path, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+    """Independent read-only commands at once, in separate child processes."""
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda args: run_cli(*args, cwd=cwd), commands))
+
+
 def load(result: subprocess.CompletedProcess[str]) -> object:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -80,45 +90,66 @@ def test_runs_are_numbered_per_pipeline_and_listed_newest_first(repo: RepoMaker)
     repo.pipeline(QUICK.format(name="ci"))
     repo.pipeline(QUICK.format(name="deploy"), name="deploy")
     sha = repo.commit()
-    for name in ("ci", "ci", "deploy"):
+    for name in ("ci", "deploy", "ci"):
         assert run_cli("run", name, cwd=repo.root).returncode == 0
 
-    listed = load(run_cli("runs", "--json", cwd=repo.root))
+    everything, only_ci, text, latest, missing = run_all(
+        repo.root,
+        ("runs", "--json"),
+        ("runs", "ci", "--json"),
+        ("runs",),
+        ("show", "ci", "--json"),
+        ("show", "ci/9"),
+    )
+    listed = load(everything)
     assert isinstance(listed, list)
     assert [(r["pipeline"], r["number"]) for r in listed] == [
-        ("deploy", 1),
         ("ci", 2),
+        ("deploy", 1),
         ("ci", 1),
     ]
     for r in listed:
-        assert RUN_KEYS <= set(r), r
+        assert set(r) >= RUN_KEYS, r
         assert r["status"] == "succeeded"
         assert r["commit"] == sha
         assert r["branch"] == "main"
         assert is_time(r["started_at"]) and is_time(r["finished_at"]), r
         assert r["started_at"] <= r["finished_at"]
 
-    only_ci = load(run_cli("runs", "ci", "--json", cwd=repo.root))
-    assert [(r["pipeline"], r["number"]) for r in only_ci] == [("ci", 2), ("ci", 1)]
+    assert [(r["pipeline"], r["number"]) for r in load(only_ci)] == [("ci", 2), ("ci", 1)]
 
-    text = run_cli("runs", cwd=repo.root)
     assert text.returncode == 0
-    assert [line.split()[0] for line in text.stdout.splitlines()] == ["deploy/1", "ci/2", "ci/1"]
+    assert [line.split()[0] for line in text.stdout.splitlines()] == ["ci/2", "deploy/1", "ci/1"]
+
+    shown = load(latest)  # a pipeline name alone means its latest run
+    assert isinstance(shown, dict)
+    assert (shown["pipeline"], shown["number"]) == ("ci", 2)
+
+    assert missing.returncode == 1
+    assert "ci/9" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
-def test_runs_of_a_fresh_repository_is_an_empty_list(repo: RepoMaker) -> None:
-    repo.commit()
-    assert load(run_cli("runs", "--json", cwd=repo.root)) == []
-
-
-def test_show_a_failed_run(repo: RepoMaker) -> None:
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RepoMaker, str]:
+    """One repository whose only run failed in its second stage."""
+    repo = RepoMaker(tmp_path_factory.mktemp("failed") / "app")
     repo.pipeline(FAILING)
     sha = repo.commit()
-    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    result = run_cli("run", "ci", cwd=repo.root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    return repo, sha
 
-    detail = load(run_cli("show", "ci", "--json", cwd=repo.root))
+
+def test_show_a_failed_run(failed_run: tuple[RepoMaker, str]) -> None:
+    repo, sha = failed_run
+    latest, by_number, text = run_all(
+        repo.root, ("show", "ci", "--json"), ("show", "ci/1", "--json"), ("show", "ci/1")
+    )
+    detail = load(latest)
     assert isinstance(detail, dict)
-    assert RUN_KEYS <= set(detail)
+    assert load(by_number) == detail
+    assert set(detail) >= RUN_KEYS
     assert (detail["pipeline"], detail["number"], detail["status"]) == ("ci", 1, "failed")
     assert detail["commit"] == sha
     assert is_time(detail["started_at"]) and is_time(detail["finished_at"])
@@ -132,7 +163,7 @@ def test_show_a_failed_run(repo: RepoMaker) -> None:
     }
     actions = {(s["name"], a["name"]): a for s in detail["stages"] for a in s["actions"]}
     for action in actions.values():
-        assert ACTION_KEYS <= set(action), action
+        assert set(action) >= ACTION_KEYS, action
         assert action["status"] in STATUSES
 
     checkout = actions["Source", "checkout"]
@@ -157,35 +188,15 @@ def test_show_a_failed_run(repo: RepoMaker) -> None:
     assert unit["status"] == "skipped"
     assert unit["started_at"] is None
 
-    by_number = load(run_cli("show", "ci/1", "--json", cwd=repo.root))
-    assert by_number == detail
-
-    text = run_cli("show", "ci/1", cwd=repo.root)
     assert text.returncode == 0
     assert "failed" in text.stdout and "exit 3" in text.stdout
 
 
-def test_show_latest_and_unknown_runs(repo: RepoMaker) -> None:
-    repo.pipeline(QUICK.format(name="ci"))
-    repo.commit()
-    for _ in range(2):
-        assert run_cli("run", "ci", cwd=repo.root).returncode == 0
-    latest = load(run_cli("show", "ci", "--json", cwd=repo.root))
-    assert isinstance(latest, dict)
-    assert latest["number"] == 2
-
-    missing = run_cli("show", "ci/9", cwd=repo.root)
-    assert missing.returncode == 1
-    assert "ci/9" in missing.stderr
-    assert "Traceback" not in missing.stderr
-
-
-def test_logs_of_a_run(repo: RepoMaker) -> None:
-    repo.pipeline(FAILING)
-    repo.commit()
-    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
-
-    everything = run_cli("logs", "ci/1", cwd=repo.root)
+def test_logs_of_a_run(failed_run: tuple[RepoMaker, str]) -> None:
+    repo, _ = failed_run
+    everything, one, unknown = run_all(
+        repo.root, ("logs", "ci/1"), ("logs", "ci/1", "Build/compile"), ("logs", "ci", "Build/nope")
+    )
     assert everything.returncode == 0, everything.stderr
     lines = everything.stdout.splitlines()
     assert "Build/compile | compiling" in lines
@@ -194,11 +205,9 @@ def test_logs_of_a_run(repo: RepoMaker) -> None:
     assert any(line.startswith("Source/checkout | ") for line in lines)
     assert not any("never" in line for line in lines)
 
-    one = run_cli("logs", "ci/1", "Build/compile", cwd=repo.root)
     assert one.returncode == 0, one.stderr
     assert one.stdout == "compiling\noops\n"
 
-    unknown = run_cli("logs", "ci", "Build/nope", cwd=repo.root)
     assert unknown.returncode == 1
     assert "Build/nope" in unknown.stderr
     for name in ("Source/checkout", "Build/compile", "Build/sibling", "Test/unit"):
@@ -224,7 +233,7 @@ stages:
 """
 
 
-def wait_for(predicate, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -74,7 +74,11 @@ def test_outputs_as_names_or_mappings(write: Write) -> None:
 
 
 def test_filters_as_lists_or_mappings(write: Write) -> None:
-    top = "trigger:\n  branches: [main, release/*]\n  paths: {include: [src/**], exclude: [docs/**]}\n"
+    top = (
+        "trigger:\n"
+        "  branches: [main, release/*]\n"
+        "  paths: {include: [src/**], exclude: [docs/**]}\n"
+    )
     trigger = load_pipeline(write(with_action("{name: a, kind: build, run: make}", top))).trigger
     assert trigger == Trigger(
         branches=Filter(include=["main", "release/*"]),

@@ -209,3 +209,22 @@ def test_every_problem_of_a_file_at_once_in_file_order(problems: Problems) -> No
         "17:54: stages[2].actions[0].environment: 'environment' is only for deploy actions "
         "(this is an approval action)",
     ]
+
+
+def test_wrong_shape_where_a_shorthand_is_allowed_names_both_forms(problems: Problems) -> None:
+    found = problems(
+        """\
+        name: p
+        trigger: {branches: main}
+        stages:
+          - name: Build
+            actions:
+              - {name: wheel, kind: build, run: make, outputs: [wheel, [dist]]}
+        """
+    )
+    assert found == [
+        "2:21: trigger.branches: branches must be a list of globs or a mapping with include "
+        "and exclude (got 'main')",
+        "6:64: stages[0].actions[0].outputs[1]: outputs[1] must be an artifact name or a "
+        "mapping with name and paths (got a list)",
+    ]

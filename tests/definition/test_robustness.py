@@ -1,17 +1,15 @@
-"""No input makes the loader crash, and the package stays free of UI libraries."""
+"""No input makes the loader crash: every failure is a located problem."""
 
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 from pipedeck.definition import DefinitionError, Pipeline, load_pipeline
 
 from .conftest import EXAMPLE
 
-_NOISE = list(":-[]{}&*!|>'\"#%@`,?~\t \n") + ["<<: ", "- ", "  ", "\x00", "é", "on", "1.10"]
+_NOISE = [*":-[]{}&*!|>'\"#%@`,?~\t \n", "<<: ", "- ", "  ", "\x00", "é", "on", "1.10"]
 
 
 def _mutate(text: str, rng: random.Random) -> str:
@@ -61,15 +59,3 @@ def test_random_bytes_never_crash(tmp_path: Path) -> None:
             load_pipeline(path)
         except DefinitionError as error:
             assert error.problems
-
-
-def test_definition_imports_no_ui_library() -> None:
-    code = (
-        "import sys, pipedeck.definition\n"
-        "leaked = sorted(m for m in ('textual', 'rich') if m in sys.modules)\n"
-        "print(','.join(leaked))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == ""

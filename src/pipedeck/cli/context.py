@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from pipedeck.engine.project import Project, ProjectError
-from pipedeck.gitrepo import GitError
+from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import RunRecord, StoreError
 
 
@@ -31,6 +32,13 @@ class Options:
                 click.echo(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
         return self._project
 
+    def repo_root(self) -> Path:
+        """The repository around `--repo`, or `--repo` itself when it is not in one."""
+        try:
+            return GitRepo.open(self.repo).root
+        except GitError:
+            return self.repo
+
     def find_run(self, ref: str) -> RunRecord:
         try:
             return self.project().store.find_run(ref)
@@ -38,8 +46,12 @@ class Options:
             fail(str(exc))
 
 
+_LOCATED = re.compile(r"^\S+:\d+:\d+: ")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"pipedeck: {message}", err=True)
+    # Located errors stay bare `FILE:LINE:COL: …` lines so editors and terminals can jump to them.
+    click.echo(message if _LOCATED.match(message) else f"pipedeck: {message}", err=True)
     sys.exit(code)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -12,14 +11,7 @@ import click
 from pipedeck.cli.context import Options
 from pipedeck.definition import DefinitionError, Problem, load_pipeline, load_pipelines
 from pipedeck.definition import pipeline_schema as build_schema
-
-
-def _shown(path: Path) -> Path:
-    """Paths as the user would type them: relative to the current directory when inside it."""
-    try:
-        return Path(os.path.relpath(path))
-    except ValueError:
-        return path
+from pipedeck.definition.errors import display_path
 
 
 @click.command()
@@ -37,9 +29,10 @@ def validate(opts: Options, files: tuple[Path, ...]) -> None:
             except DefinitionError as exc:
                 problems.extend(exc.problems)
     else:
-        directory = _shown(opts.repo / "pipelines")
+        root = opts.repo_root()
+        directory = display_path(root / "pipelines")
         if not directory.is_dir():
-            click.echo(f"pipedeck: no pipelines/ folder in {opts.repo.resolve()}", err=True)
+            click.echo(f"pipedeck: no pipelines/ folder in {root.resolve()}", err=True)
             sys.exit(1)
         result = load_pipelines(directory)
         problems = result.problems

@@ -12,6 +12,8 @@ import click
 
 from pipedeck.cli.context import Options, fail, print_json
 from pipedeck.cli.printer import prefix_lines
+from pipedeck.engine.liveness import engine_alive
+from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
@@ -76,14 +78,14 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
         print_json(detail.to_dict())
         return
     took = duration(run.started_at, run.finished_at)
-    click.echo(f"{run.key}  {ICONS[run.status]} {run.status}  {took}")
+    click.echo(f"{run.key}  {ICONS[run.status]} {run.status}  {took}".rstrip())
     click.echo(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
     if run.error:
         click.echo(f"error  {run.error}")
     for stage in detail.stages:
         s = stage.stage
         took = duration(s.started_at, s.finished_at)
-        click.echo(f"\n{ICONS[s.status]} {s.name}  {s.status}  {took}")
+        click.echo(f"\n{ICONS[s.status]} {s.name}  {s.status}  {took}".rstrip())
         for a in stage.actions:
             click.echo("  " + _action_line(a))
 
@@ -157,6 +159,10 @@ def _follow(store: Store, run: RunRecord, which: str | None) -> None:
     tails: dict[int, LogTail] = {}
     while True:
         current = store.run_by_id(run.id)
+        if current.status.active and not engine_alive(store.state_dir, current.engine_id):
+            # Its engine died while we watched: settle the run rather than wait forever.
+            recover(store)
+            current = store.run_by_id(run.id)
         finished = not current.status.active
         for stage, action in _select(store.detail(current), which):
             if not action.action.log_path:

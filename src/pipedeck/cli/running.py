@@ -45,7 +45,7 @@ async def run_in_foreground(
     try:
         run = await engine.start(pipeline, rev, variables)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, _cancel_once, engine, run)
         return await engine.wait(run)
     finally:
@@ -118,13 +118,16 @@ def cancel(opts: Options, run_ref: str, no_wait: bool) -> None:
     except RequestError as exc:
         fail(str(exc))
     click.echo(f"{run.key}: cancel requested")
+    if no_wait:
+        return
     deadline = time.monotonic() + 60
-    while not no_wait and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         current = store.run_by_id(run.id)
         if not current.status.active:
             click.echo(f"{run.key}: {current.status}")
             return
         time.sleep(0.1)
+    fail(f"{run.key} is still stopping after 60s; see `pipedeck show {run.key}`")
 
 
 COMMANDS = [run, approve, reject, cancel]

@@ -9,6 +9,7 @@ findings into problems with the file's source map in one place.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +81,12 @@ def render_path(path: DataPath) -> str:
         else:
             out += f"[{json.dumps(part)}]"
     return out
+
+
+def display_path(path: Path) -> Path:
+    """A file as the user would type it: relative to the current directory when shorter."""
+    try:
+        rel = Path(os.path.relpath(path))
+    except ValueError:
+        return path
+    return rel if len(str(rel)) < len(str(path)) else path

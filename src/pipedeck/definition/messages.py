@@ -145,8 +145,17 @@ def _type_message(
     if kind == "list_type":
         return f"{label} must be a list (got {got})"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"{label} must be a mapping (got {got})"
+        return f"{label} must be {_mapping_or_shorthand(path)} (got {got})"
     return f"{label}: {fallback[:1].lower()}{fallback[1:]}"
+
+
+def _mapping_or_shorthand(path: DataPath) -> str:
+    """Name the shorthand too where the model accepts one (see the models' BeforeValidators)."""
+    if len(path) >= 2 and path[-2] == "outputs":
+        return "an artifact name or a mapping with name and paths"
+    if len(path) >= 2 and path[-2] == "trigger" and path[-1] in ("branches", "paths", "tags"):
+        return "a list of globs or a mapping with include and exclude"
+    return "a mapping"
 
 
 def _choice(label: str, loc: tuple[str | int, ...], expected: str, value: Any) -> str:

@@ -81,7 +81,9 @@ Duration = Annotated[
 
 
 def _stringify(value: Any) -> Any:
-    """Variables and env values are strings; YAML numbers are accepted and kept as written."""
+    """Variables and env values are strings. The loader already hands numbers over as the
+    text written (`1.10` stays "1.10"); booleans, and numbers from Python callers, become
+    text here."""
     if isinstance(value, dict):
         return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
     return value

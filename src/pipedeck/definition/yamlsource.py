@@ -98,18 +98,19 @@ def parse(text: str) -> Parsed:
         loader = _Loader(text)
     except yaml.YAMLError as exc:
         raise SourceError(_reader_finding(exc, text)) from None
+    builder = _Builder()
     try:
         root = loader.get_single_node()
+        data = None if root is None else builder.build(root, ())
     except yaml.MarkedYAMLError as exc:
         raise SourceError(_syntax_finding(exc)) from None
     except yaml.YAMLError as exc:
         raise SourceError(_reader_finding(exc, text)) from None
     except RecursionError:
+        # Both PyYAML's composer and our builder recurse once per nesting level.
         raise SourceError(Finding((), "the file is nested too deeply", position=(1, 1))) from None
     finally:
         loader.dispose()
-    builder = _Builder()
-    data = None if root is None else builder.build(root, ())
     return Parsed(data, builder.source_map, builder.findings)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from pipedeck.engine.events import Event
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[[Event], None]
 
@@ -25,4 +28,10 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                # A broken listener (a closed pipe, a bug in a view) must not stop a run: the
+                # run's state lives in the store regardless. It is dropped and reported once.
+                log.exception("event listener %r failed; unsubscribed", listener)
+                self._listeners.remove(listener)

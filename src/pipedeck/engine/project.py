@@ -6,10 +6,11 @@ longer alive is marked `interrupted` before anyone reads the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipedeck.definition import DefinitionError, LoadResult, Pipeline, load_pipelines
+from pipedeck.definition.errors import display_path
 from pipedeck.engine.recovery import recover
 from pipedeck.gitrepo import GitRepo
 from pipedeck.store import RunRecord, Store, default_state_dir
@@ -42,6 +43,11 @@ class Project:
 
     def pipeline(self, name: str) -> Pipeline:
         """The named pipeline; a broken file or an unknown name is a `ProjectError`."""
+        if not self.pipelines_dir.is_dir():
+            raise ProjectError(
+                f"no pipelines/ folder in {self.repo.root}"
+                " (add pipelines/NAME.yml, or try `pipedeck demo`)"
+            )
         result = self.load()
         for pipeline in result.pipelines:
             if pipeline.name == name:
@@ -49,7 +55,8 @@ class Project:
         # A broken file may be the one that declares `name`: its errors are the answer.
         named = [p for p in result.problems if p.path.stem == name]
         if named or result.problems:
-            raise ProjectError(str(DefinitionError(named or result.problems)))
+            shown = [replace(p, path=display_path(p.path)) for p in named or result.problems]
+            raise ProjectError(str(DefinitionError(shown)))
         known = ", ".join(p.name for p in result.pipelines) or "none"
         raise ProjectError(
             f"no pipeline named {name!r} in {self.pipelines_dir} (pipelines: {known})"

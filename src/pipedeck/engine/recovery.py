@@ -46,6 +46,14 @@ def kill_run_processes(token: str) -> int:
     return len(pids)
 
 
+def kill_action_groups(store: Store, run: RunRecord) -> None:
+    """Each unfinished action's process group: catches children that cleared their env."""
+    for _, action in store.detail(run).actions():
+        if action.action.status.active and action.action.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(action.action.pid, signal.SIGKILL)
+
+
 def recover(store: Store) -> list[RunRecord]:
     """Mark every active run of a dead engine interrupted; return the runs marked."""
     recovered = []
@@ -53,6 +61,7 @@ def recover(store: Store) -> list[RunRecord]:
         if engine_alive(store.state_dir, run.engine_id):
             continue
         killed = kill_run_processes(run_token(store, run))
+        kill_action_groups(store, run)
         reason = "the engine running it stopped"
         if killed:
             reason += f"; ended {killed} leftover process{'es' if killed > 1 else ''}"

@@ -58,7 +58,8 @@ class GitRepo:
             repo = git.Repo(path, search_parent_directories=True)
         except (InvalidGitRepositoryError, NoSuchPathError):
             raise GitError(
-                f"{path} is not inside a git repository (run `git init`, or try `pipedeck demo`)"
+                f"{path.resolve()} is not inside a git repository"
+                " (run `git init`, or try `pipedeck demo`)"
             ) from None
         if repo.bare or repo.working_tree_dir is None:
             raise GitError(f"{path} is a bare repository; pipedeck needs a working tree")

@@ -177,7 +177,8 @@ class Store:
         with transaction(self._conn) as c:
             row = c.execute(
                 "SELECT ap.action_id FROM approvals ap JOIN actions a ON a.id = ap.action_id"
-                " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?",
+                " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?"
+                " ORDER BY a.stage_id, a.position LIMIT 1",
                 (run.id, Status.WAITING),
             ).fetchone()
             if row is None:

@@ -1,0 +1,301 @@
+"""`kill -9` of the process running a pipeline: the next pipedeck command cleans up after it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import PIPEDECK, RepoMaker, run_cli
+
+SPEW = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - name: spew
+        kind: build
+        timeout: 120s
+        run: |
+          echo $$ > "$PIPEDECK_REPO_ROOT/script.pid"
+          bash -c 'trap "" TERM; echo $$ > "$PIPEDECK_REPO_ROOT/stubborn.pid"; exec sleep 60' &
+          setsid bash -c 'echo $$ > "$PIPEDECK_REPO_ROOT/daemon.pid"; exec sleep 60' &
+          for i in $(seq 1 50); do echo "line $i"; done
+          sleep 60
+  - name: Test
+    actions:
+      - {name: unit, kind: test, run: 'echo never'}
+"""
+
+GATED = """
+name: ci
+stages:
+  - name: Approve
+    actions:
+      - {name: gate, kind: approval, timeout: 60s}
+  - name: Deploy
+    actions:
+      - {name: ship, kind: deploy, run: 'echo never'}
+"""
+
+ACTIVE = {"queued", "running", "waiting"}
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (an unreaped zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(")") + 2] == "Z"
+
+
+def ignores_sigterm(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
+
+
+def log_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Read the store with plain sqlite3, without any pipedeck code."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def all_statuses(detail: dict[str, Any]) -> list[str]:
+    return [detail["status"]] + [x["status"] for s in detail["stages"] for x in [s, *s["actions"]]]
+
+
+def test_kill_9_leaves_an_interrupted_run_its_log_and_no_processes(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    repo.pipeline(SPEW)
+    repo.commit()
+    state = repo.root / ".git" / "pipedeck"
+    log = state / "runs" / "ci" / "1" / "logs" / "Build" / "spew.log"
+    names = ("script.pid", "stubborn.pid", "daemon.pid")
+    pids: list[int] = []
+    with (tmp_path / "run.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for(lambda: len(log_lines(log)) >= 50, "50 log lines")
+        wait_for(lambda: all(read_pid(repo.root / n) for n in names), "the pid files")
+        pids = [read_pid(repo.root / n) or 0 for n in names]
+        _, stubborn, daemon = pids
+        assert ignores_sigterm(stubborn)
+        assert os.getsid(daemon) == daemon  # a session, and so a process group, of its own
+        assert proc.poll() is None
+        proc.kill()  # SIGKILL: no cleanup of any kind in pipedeck
+        proc.wait()
+
+        # The store as the killed process left it, read before any pipedeck process opens it.
+        rows = query(state / "pipedeck.db", "SELECT pipeline, number, status FROM runs")
+        assert rows == [("ci", 1, "running")]
+        # The action's processes outlived it (nobody has cleaned up yet).
+        assert not any(gone(pid) for pid in pids)
+
+        listed = run_cli("runs", "--json", cwd=repo.root)
+        assert listed.returncode == 0, listed.stderr
+        runs = json.loads(listed.stdout)
+        assert [(r["number"], r["status"]) for r in runs] == [(1, "interrupted")]
+        assert runs[0]["finished_at"] is not None
+
+        deadline = time.monotonic() + 10
+        while not all(gone(pid) for pid in pids):
+            alive = [pid for pid in pids if not gone(pid)]
+            assert time.monotonic() < deadline, f"left running: {alive} of {pids}"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in pids:
+            if pid and not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    assert log_lines(log)[:50] == [f"line {i}" for i in range(1, 51)]
+
+    with ThreadPoolExecutor(2) as pool:
+        shown, logs = pool.map(
+            lambda args: run_cli(*args, cwd=repo.root),
+            [("show", "ci/1", "--json"), ("logs", "ci/1", "Build/spew")],
+        )
+    detail = json.loads(shown.stdout)
+    assert detail["status"] == "interrupted"
+    assert detail["stages"][0]["actions"][0]["status"] == "interrupted"
+    assert not ACTIVE & set(all_statuses(detail)), detail
+    assert logs.returncode == 0
+    assert logs.stdout.splitlines()[:50] == [f"line {i}" for i in range(1, 51)]
+
+
+def test_kill_9_while_waiting_for_approval(repo: RepoMaker, tmp_path: Path) -> None:
+    repo.pipeline(GATED)
+    repo.commit()
+    with (tmp_path / "run.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            # Reading the history while the run is alive must leave it alone.
+            result = run_cli("show", "ci", "--json", cwd=repo.root)
+            if result.returncode == 0 and json.loads(result.stdout)["status"] == "waiting":
+                break
+            assert proc.poll() is None, (tmp_path / "run.out").read_text()
+            assert time.monotonic() < deadline, "the run never waited for approval"
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    # Two commands right after the crash: both open the store, both may try to recover.
+    with ThreadPoolExecutor(2) as pool:
+        shown, late = pool.map(
+            lambda args: run_cli(*args, cwd=repo.root),
+            [("show", "ci", "--json"), ("approve", "ci")],
+        )
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["status"] == "interrupted"
+    assert detail["stages"][0]["actions"][0]["status"] == "interrupted"
+    assert not ACTIVE & set(all_statuses(detail)), detail
+    # A run nobody drives any more cannot be approved.
+    assert late.returncode == 1
+    assert "Traceback" not in late.stderr
+
+
+TALKER = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - name: talk
+        kind: build
+        timeout: 120s
+        run: |
+          for i in $(seq 1 20); do echo "line $i"; done
+          sleep 60
+"""
+
+
+def test_logs_follow_ends_when_the_engine_is_killed(repo: RepoMaker, tmp_path: Path) -> None:
+    repo.pipeline(TALKER)
+    repo.commit()
+    log = repo.root / ".git" / "pipedeck" / "runs" / "ci" / "1" / "logs" / "Build" / "talk.log"
+    followed = tmp_path / "follow.out"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with (tmp_path / "run.out").open("wb") as out:
+            runner = subprocess.Popen(
+                [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=out, stderr=subprocess.STDOUT
+            )
+        procs.append(runner)
+        wait_for(lambda: len(log_lines(log)) >= 20, "20 log lines")
+        with followed.open("wb") as out:
+            follower = subprocess.Popen(
+                [*PIPEDECK, "logs", "ci/1", "--follow"],
+                cwd=repo.root,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
+        procs.append(follower)
+        wait_for(lambda: "line 20" in followed.read_text(), "follow to print the log so far")
+        runner.kill()
+        runner.wait()
+        try:
+            follower.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("logs --follow still waits for a run nobody drives") from None
+        printed = followed.read_text().splitlines()
+        assert printed[:20] == [f"Build/talk | line {i}" for i in range(1, 21)]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        # Any pipedeck command ends what the killed run left running.
+        run_cli("runs", cwd=repo.root)
+
+
+CLEAN_ENV = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - name: clean
+        kind: build
+        timeout: 120s
+        run: |
+          root="$PIPEDECK_REPO_ROOT"
+          env -i /bin/bash -c "echo \\$\\$ > '$root/clean.pid'; exec sleep 60" &
+          sleep 60
+"""
+
+
+def test_recovery_ends_a_child_with_a_cleared_environment(repo: RepoMaker, tmp_path: Path) -> None:
+    repo.pipeline(CLEAN_ENV)
+    repo.commit()
+    pid_file = repo.root / "clean.pid"
+    pid = 0
+    with (tmp_path / "run.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for(lambda: read_pid(pid_file) is not None, "the child's pid file")
+        pid = read_pid(pid_file) or 0
+        # The child is in the action's process group, not a session of its own.
+        assert os.getpgid(pid) != pid
+        proc.kill()
+        proc.wait()
+        assert not gone(pid)
+
+        listed = run_cli("runs", "--json", cwd=repo.root)
+        assert [r["status"] for r in json.loads(listed.stdout)] == ["interrupted"]
+        deadline = time.monotonic() + 10
+        while not gone(pid):
+            assert time.monotonic() < deadline, f"process {pid} of the action left running"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if pid and not gone(pid):
+            os.kill(pid, signal.SIGKILL)
