@@ -110,3 +110,31 @@ async def test_approving_a_run_that_does_not_wait_is_refused(
     run = await engine.run(engine.project.pipeline("ci"))
     with pytest.raises(RequestError, match="ci/1 has no approval waiting"):
         engine.approve(run)
+
+
+async def test_parallel_approvals_are_decided_one_by_one(repo: RepoMaker, engine: Engine) -> None:
+    repo.pipeline(
+        """
+        name: ci
+        stages:
+          - name: Gate
+            actions:
+              - {name: quick, kind: approval, timeout: 1s}
+              - {name: slow, kind: approval, timeout: 30s}
+        """
+    )
+    repo.commit()
+    run = await engine.start(engine.project.pipeline("ci"))
+    while engine.project.store.waiting_approvals(run.id) < 2:
+        await asyncio.sleep(0.02)
+    with pytest.raises(RequestError, match=r"2 approvals waiting \(Gate/quick, Gate/slow\)"):
+        engine.approve(engine.project.store.run_by_id(run.id))
+    # The quick one times out on its own; the slow one is still ours to decide.
+    while statuses(engine, run)["quick"] is not Status.TIMED_OUT:
+        await asyncio.sleep(0.05)
+    assert statuses(engine, run)["slow"] is Status.WAITING
+    assert engine.project.store.run_by_id(run.id).status is Status.WAITING
+    engine.approve(engine.project.store.run_by_id(run.id), action="Gate/slow")
+    final = await engine.wait(run)
+    assert statuses(engine, final) == {"quick": Status.TIMED_OUT, "slow": Status.SUCCEEDED}
+    assert final.status is Status.TIMED_OUT

@@ -6,6 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from pipedeck.engine.process import run_script
 
 ENV = {"PATH": os.environ["PATH"]}
@@ -34,9 +36,11 @@ async def test_output_reaches_log_and_listener_as_whole_lines(tmp_path: Path) ->
     assert lines[0] == "1" and lines[199999] == "200000"
     assert lines[-1] == "no newline at end"
     assert all(c.endswith(b"\n") for c in chunks)
+    # The log is line-oriented: an unterminated last line is completed there too, so a
+    # message appended after it (a timeout notice) starts on its own line.
     log = (tmp_path / "a.log").read_bytes()
-    assert log.endswith(b"200000\nno newline at end")
-    assert log.count(b"\n") == 200000
+    assert log.endswith(b"200000\nno newline at end\n")
+    assert log.count(b"\n") == 200001
 
 
 async def test_a_one_megabyte_line_is_kept_whole(tmp_path: Path) -> None:
@@ -138,3 +142,21 @@ async def test_log_is_on_disk_while_the_action_still_runs(tmp_path: Path) -> Non
     assert (tmp_path / "a.log").read_text() == "first\n"
     cancel.set()
     await task
+
+
+async def test_cancelling_the_task_ends_the_group(tmp_path: Path) -> None:
+    task = asyncio.create_task(
+        run_script(
+            "sleep 60 & echo $! > child.pid; sleep 60",
+            cwd=tmp_path,
+            env=ENV,
+            log_path=tmp_path / "a.log",
+            grace=0.3,
+        )
+    )
+    while not (tmp_path / "child.pid").exists() or not (tmp_path / "child.pid").read_text():
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not alive(int((tmp_path / "child.pid").read_text()))

@@ -8,10 +8,15 @@ from pipedeck.engine import Engine
 from pipedeck.store import Status
 from tests.conftest import RepoMaker
 
-STAMP = (
-    'python3 -c "import time,sys; print(sys.argv[1], time.time())" "$PIPEDECK_ACTION"'
-    ' >> "$PIPEDECK_REPO_ROOT/stamps"'
-)
+STAMP = 'python3 "$PIPEDECK_REPO_ROOT/stamp.py"'
+STAMP_PY = """
+import os, time
+# One write(2) per line: O_APPEND keeps it whole even when actions write at the same time.
+line = f"{os.environ['PIPEDECK_ACTION']} {time.time()}\\n"
+path = os.path.join(os.environ["PIPEDECK_REPO_ROOT"], "stamps")
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+os.write(fd, line.encode())
+"""
 
 
 def stamps(root: Path) -> list[tuple[str, float]]:
@@ -22,6 +27,7 @@ def stamps(root: Path) -> list[tuple[str, float]]:
 async def test_run_order_groups_run_in_sequence_and_in_parallel(
     repo: RepoMaker, engine: Engine
 ) -> None:
+    repo.write("stamp.py", STAMP_PY)
     repo.pipeline(
         f"""
         name: ci

@@ -213,3 +213,70 @@ async def test_deploy_is_recorded_in_the_store_and_as_a_git_tag(
         .fetchone()
     )
     assert tuple(row) == ("production", sha)
+
+
+async def test_commit_text_in_a_script_is_data_not_code(repo: RepoMaker, engine: Engine) -> None:
+    repo.pipeline(
+        """
+        name: ci
+        stages:
+          - name: Source
+            actions: [{name: checkout, kind: source, outputs: [source]}]
+          - name: Build
+            actions:
+              - {name: say, kind: build, run: 'echo "building: #{source.subject}"'}
+        """
+    )
+    repo.commit('fix "; touch pwned; echo "')
+    run = await engine.run(engine.project.pipeline("ci"))
+    assert run.status is Status.SUCCEEDED
+    log = Path(action(engine, "ci/1", "say").log_path).read_text()
+    assert log == 'building: fix "; touch pwned; echo "\n'
+    work = engine.project.store.layout(run).work("Build", "say")
+    assert not (work / "pwned").exists()
+
+
+async def test_export_ignores_gitattributes_export_rules(repo: RepoMaker, engine: Engine) -> None:
+    repo.write(".gitattributes", "tests/ export-ignore\nversion.txt export-subst\n")
+    repo.write("tests/test_a.py", "assert True\n")
+    repo.write("version.txt", "$Format:%H$\n")
+    repo.pipeline(
+        """
+        name: ci
+        stages:
+          - name: Source
+            actions: [{name: checkout, kind: source, outputs: [source]}]
+        """
+    )
+    repo.commit()
+    run = await engine.run(engine.project.pipeline("ci"))
+    source = engine.project.store.layout(run).artifact("source")
+    assert (source / "tests/test_a.py").read_text() == "assert True\n"
+    assert (source / "version.txt").read_text() == "$Format:%H$\n"
+
+
+async def test_freezing_an_output_never_touches_hard_linked_files_elsewhere(
+    repo: RepoMaker, engine: Engine, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me writable\n")
+    outside.chmod(0o664)
+    repo.pipeline(
+        f"""
+        name: ci
+        stages:
+          - name: Build
+            actions:
+              - name: link
+                kind: build
+                outputs: [out]
+                run: ln {outside} "$PIPEDECK_OUTPUT_OUT/v"
+        """
+    )
+    repo.commit()
+    run = await engine.run(engine.project.pipeline("ci"))
+    assert run.status is Status.SUCCEEDED
+    assert outside.stat().st_mode & 0o777 == 0o664
+    frozen = engine.project.store.layout(run).artifact("out") / "v"
+    assert frozen.read_text() == "keep me writable\n"
+    assert frozen.stat().st_mode & 0o222 == 0

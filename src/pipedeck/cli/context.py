@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ class Options:
                 self._project = Project.open(self.repo, self.state_dir)
             except GitError as exc:
                 fail(str(exc))
+            except (OSError, sqlite3.DatabaseError) as exc:
+                where = self.state_dir or "the state directory"
+                fail(f"cannot open run history in {where}: {exc}")
             for run in self._project.recovered:
                 click.echo(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
         return self._project

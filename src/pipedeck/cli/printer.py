@@ -6,7 +6,9 @@ happens to the run (an action starting, ending, an approval waiting) goes to std
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -28,12 +30,35 @@ def prefix_lines(prefix: str, text: str) -> str:
     return prefix + body.replace("\n", "\n" + prefix) + "\n"
 
 
-class HumanPrinter:
+class _Printer:
+    """Stops printing quietly when the reader goes away (`pipedeck run … | head`); the run
+    itself goes on, and its full log is on disk."""
+
+    closed = False
+
+    def __call__(self, event: Event) -> None:
+        if self.closed:
+            return
+        try:
+            self.print(event)
+        except BrokenPipeError:
+            self.closed = True
+            # Point stdout at /dev/null so the interpreter's final flush does not complain.
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+
+    def print(self, event: Event) -> None:
+        raise NotImplementedError
+
+
+class HumanPrinter(_Printer):
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
 
-    def __call__(self, event: Event) -> None:
+    def print(self, event: Event) -> None:
         if isinstance(event, LogLines):
             self.out.write(prefix_lines(f"{event.stage}/{event.action} | ", event.text))
             return
@@ -68,11 +93,11 @@ class HumanPrinter:
         return None
 
 
-class JsonPrinter:
+class JsonPrinter(_Printer):
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
 
-    def __call__(self, event: Event) -> None:
+    def print(self, event: Event) -> None:
         self.out.write(json.dumps(event.to_dict()) + "\n")
         if not isinstance(event, LogLines):
             self.out.flush()

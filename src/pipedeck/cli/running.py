@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -53,10 +54,17 @@ async def run_in_foreground(
 
 
 def _cancel_once(engine: Engine, run: RunRecord) -> None:
+    """First Ctrl-C: cancel gracefully. Second: end the run's processes now and leave."""
     current = engine.project.store.run_by_id(run.id)
-    if current.status.active and not current.cancel_requested:
-        print("\npipedeck: cancelling…", file=sys.stderr)
+    if not current.status.active:
+        return
+    if not current.cancel_requested:
+        print("\npipedeck: cancelling… (again to stop at once)", file=sys.stderr)
         engine.cancel(current)
+        return
+    print("\npipedeck: stopping at once", file=sys.stderr)
+    engine.abandon(current)
+    os._exit(130)
 
 
 @click.command()
@@ -79,13 +87,14 @@ def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: b
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
+@click.argument("action", metavar="[STAGE/ACTION]", required=False)
 @click.option("--comment", default=None, help="Why (recorded with the decision).")
 @click.pass_obj
-def approve(opts: Options, run_ref: str, comment: str | None) -> None:
-    """Approve the approval RUN is waiting on."""
+def approve(opts: Options, run_ref: str, action: str | None, comment: str | None) -> None:
+    """Approve the approval RUN is waiting on (name it when several wait)."""
     run = opts.find_run(run_ref)
     try:
-        record = requests.approve(opts.project().store, run, comment)
+        record = requests.approve(opts.project().store, run, comment, action=action)
     except RequestError as exc:
         fail(str(exc))
     click.echo(f"{run.key}: approved by {record.decided_by}")
@@ -93,13 +102,14 @@ def approve(opts: Options, run_ref: str, comment: str | None) -> None:
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
+@click.argument("action", metavar="[STAGE/ACTION]", required=False)
 @click.option("--comment", required=True, help="The reason (required).")
 @click.pass_obj
-def reject(opts: Options, run_ref: str, comment: str) -> None:
+def reject(opts: Options, run_ref: str, action: str | None, comment: str) -> None:
     """Reject the approval RUN is waiting on; the run fails."""
     run = opts.find_run(run_ref)
     try:
-        record = requests.reject(opts.project().store, run, comment)
+        record = requests.reject(opts.project().store, run, comment, action=action)
     except RequestError as exc:
         fail(str(exc))
     click.echo(f"{run.key}: rejected by {record.decided_by}")

@@ -54,9 +54,19 @@ def freeze(path: Path) -> None:
     for root, dirs, files in os.walk(path, topdown=False):
         for name in files + dirs:
             p = Path(root, name)
-            if not p.is_symlink():
-                p.chmod(p.stat().st_mode & ~_WRITE_BITS)
+            if p.is_symlink():
+                continue
+            if p.is_file() and p.stat().st_nlink > 1:
+                _unshare(p)
+            p.chmod(p.stat().st_mode & ~_WRITE_BITS)
     path.chmod(path.stat().st_mode & ~_WRITE_BITS)
+
+
+def _unshare(path: Path) -> None:
+    """Replace a hard link by a private copy, so freezing it cannot touch files elsewhere."""
+    tmp = path.with_name(path.name + ".pipedeck-copy")
+    shutil.copy2(path, tmp)
+    tmp.replace(path)
 
 
 def thaw(path: Path) -> None:
@@ -71,13 +81,20 @@ def thaw(path: Path) -> None:
                 p.chmod(p.stat().st_mode | stat.S_IWUSR)
 
 
+def remove_tree(tree: Path) -> None:
+    """Delete a tree an earlier attempt left, frozen or not."""
+    if tree.exists():
+        thaw(tree)
+        shutil.rmtree(tree)
+
+
 def check_contained(tree: Path) -> None:
     """Refuse symlinks inside `tree` that resolve outside it."""
     top = tree.resolve()
     for root, dirs, files in os.walk(tree):
         for name in dirs + files:
             p = Path(root, name)
-            if p.is_symlink() and not _inside(p.resolve(), top):
+            if p.is_symlink() and not inside(p.resolve(), top):
                 link = p.relative_to(tree)
                 raise ArtifactError(
                     f"{link} is a symlink to {os.readlink(p)}, outside the artifact; refused"
@@ -95,7 +112,7 @@ def collect(workspace: Path, patterns: list[str], dest: Path) -> list[Path]:
         if not hits:
             raise ArtifactError(f"output path {pattern!r} matched no file in the workspace")
         for hit in hits:
-            if not _inside(hit.resolve(), top):
+            if not inside(hit.resolve(), top):
                 raise ArtifactError(
                     f"{hit.relative_to(workspace)} resolves outside the workspace; refused"
                 )
@@ -113,5 +130,5 @@ def collect(workspace: Path, patterns: list[str], dest: Path) -> list[Path]:
     return matched
 
 
-def _inside(path: Path, top: Path) -> bool:
+def inside(path: Path, top: Path) -> bool:
     return path == top or top in path.parents

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine import requests
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
+from pipedeck.engine.events import RunFinished
 from pipedeck.engine.executor import RunExecutor
 from pipedeck.engine.liveness import EngineLease
-from pipedeck.engine.recovery import run_token
+from pipedeck.engine.recovery import kill_run_processes, run_token
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import GitError
-from pipedeck.store import ApprovalRecord, PlannedAction, PlannedStage, RunRecord
+from pipedeck.store import ApprovalRecord, PlannedAction, PlannedStage, RunRecord, Status
 
 if TYPE_CHECKING:
     from pipedeck.engine.project import Project
+
+
+log = logging.getLogger(__name__)
 
 
 class EngineError(Exception):
@@ -62,7 +67,14 @@ class Engine:
             commit = repo.resolve(rev)
         except GitError as exc:
             raise EngineError(str(exc)) from None
-        branch = rev if repo.is_branch(rev) else repo.current_branch()
+        # A run of a branch is of that branch; of HEAD, of what is checked out; of a bare
+        # SHA or tag, of no branch (we cannot know which one the user meant).
+        if repo.is_branch(rev):
+            branch: str | None = rev
+        elif rev == "HEAD":
+            branch = repo.current_branch()
+        else:
+            branch = None
         values = {**pipeline.variables, **(variables or {})}
         run = store.create_run(
             pipeline.name,
@@ -104,15 +116,29 @@ class Engine:
             token=run_token(store, run),
         )
         self._runs[run.id] = ctx
-        self._tasks[run.id] = asyncio.create_task(self._execute(ctx))
+        task = asyncio.create_task(self._execute(ctx))
+        self._tasks[run.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
         return run
 
     async def _execute(self, ctx: RunContext) -> RunRecord:
+        """Run to the end; whatever goes wrong, the run ends with a final status."""
         try:
             await RunExecutor(ctx).execute()
+        except asyncio.CancelledError:
+            self._settle(ctx, Status.CANCELLED, "the engine stopped")
+            raise
+        except Exception as exc:
+            log.exception("run %s failed inside the engine", ctx.run.key)
+            self._settle(ctx, Status.FAILED, f"internal error: {exc!r}")
         finally:
             self._runs.pop(ctx.run.id, None)
         return self.project.store.run_by_id(ctx.run.id)
+
+    def _settle(self, ctx: RunContext, status: Status, reason: str) -> None:
+        ctx.cancel.set()
+        self.project.store.close_run(ctx.run.id, status, reason)
+        ctx.publish(RunFinished(**ctx.event_fields(), status=status, error=reason))
 
     async def wait(self, run: RunRecord) -> RunRecord:
         task = self._tasks.get(run.id)
@@ -127,14 +153,20 @@ class Engine:
         return await self.wait(await self.start(pipeline, rev, variables))
 
     def approve(
-        self, run: RunRecord, comment: str | None = None, by: str | None = None
+        self,
+        run: RunRecord,
+        comment: str | None = None,
+        by: str | None = None,
+        action: str | None = None,
     ) -> ApprovalRecord:
-        record = requests.approve(self.project.store, run, comment, by)
+        record = requests.approve(self.project.store, run, comment, by, action)
         self._wake(run)
         return record
 
-    def reject(self, run: RunRecord, comment: str, by: str | None = None) -> ApprovalRecord:
-        record = requests.reject(self.project.store, run, comment, by)
+    def reject(
+        self, run: RunRecord, comment: str, by: str | None = None, action: str | None = None
+    ) -> ApprovalRecord:
+        record = requests.reject(self.project.store, run, comment, by, action)
         self._wake(run)
         return record
 
@@ -143,6 +175,12 @@ class Engine:
         if (ctx := self._runs.get(run.id)) is not None:
             ctx.cancel.set()
         self._wake(run)
+
+    def abandon(self, run: RunRecord) -> None:
+        """Kill the run's processes without grace and record it cancelled (a forced quit)."""
+        kill_run_processes(run_token(self.project.store, run))
+        self.project.store.close_run(run.id, Status.CANCELLED, "stopped at once")
+        self._lease.release()
 
     def _wake(self, run: RunRecord) -> None:
         """A request for a run of ours: act now rather than at the next poll."""

@@ -70,7 +70,11 @@ class RunExecutor:
                     if stage_status is not Status.SUCCEEDED or ctx.cancel.is_set():
                         self._skip(None, [j.record for j in jobs])
                         continue
-                    outcomes = await asyncio.gather(*(self._run_action(j) for j in jobs))
+                    # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
+                    # are cancelled (and their processes ended) instead of running on unowned.
+                    async with asyncio.TaskGroup() as group_tasks:
+                        tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
+                    outcomes = [t.result() for t in tasks]
                     stage_status = _stage_status([o.status for o in outcomes])
                     if error is None:
                         error = next(

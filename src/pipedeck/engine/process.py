@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -20,8 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipedeck.engine import procfs
+
+log = logging.getLogger(__name__)
+
 MAX_PENDING_LINE = 1 << 20
 """A line longer than this is passed on in pieces rather than held in memory without end."""
+KILL_WAIT = 5.0
+"""Seconds to wait for a group to vanish after SIGKILL before reporting it and moving on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class _Reader(asyncio.SubprocessProtocol):
         self._log_fd = log_fd
         self._on_lines = on_lines
         self._pending = b""
+        self._ends_with_newline = True
         self.exited = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -45,6 +53,7 @@ class _Reader(asyncio.SubprocessProtocol):
         view = memoryview(data)
         while view:
             view = view[os.write(self._log_fd, view) :]
+        self._ends_with_newline = data.endswith(b"\n")
         if self._on_lines is None:
             return
         cut = data.rfind(b"\n")
@@ -63,6 +72,10 @@ class _Reader(asyncio.SubprocessProtocol):
         self._on_lines(chunk)
 
     def flush(self) -> None:
+        """End of output: a last line without its newline is completed, in file and event."""
+        if not self._ends_with_newline:
+            os.write(self._log_fd, b"\n")
+            self._ends_with_newline = True
         if self._pending and self._on_lines is not None:
             self._emit(self._pending + b"\n")
         self._pending = b""
@@ -84,24 +97,7 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    if not Path("/proc").is_dir():
-        return True
-    return any(_running_in_group(pid, pgid) for pid in _pids())
-
-
-def _pids() -> list[int]:
-    with os.scandir("/proc") as entries:
-        return [int(e.name) for e in entries if e.name.isdigit()]
-
-
-def _running_in_group(pid: int, pgid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    # Fields after the command name, which may itself hold spaces and parentheses.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[2]) == pgid and fields[0] != b"Z"
+    return bool(procfs.running_in_group(pgid)) if procfs.AVAILABLE else True
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -109,20 +105,29 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+async def _gone(pgid: int, within: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while _group_alive(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
 async def end_group(pgid: int, grace: float) -> None:
     """SIGTERM the group, give it `grace` seconds, then SIGKILL whatever is left."""
     if not _group_alive(pgid):
         return
     _signal_group(pgid, signal.SIGTERM)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while loop.time() < deadline:
-        await asyncio.sleep(0.02)
-        if not _group_alive(pgid):
-            return
+    if await _gone(pgid, grace):
+        return
     _signal_group(pgid, signal.SIGKILL)
-    while _group_alive(pgid):
-        await asyncio.sleep(0.01)
+    # A process in uninterruptible sleep (or one we may not signal) can outlive SIGKILL for a
+    # while; say so rather than hang the run on it.
+    if not await _gone(pgid, KILL_WAIT):
+        survivors = procfs.running_in_group(pgid) if procfs.AVAILABLE else []
+        log.warning("process group %d still has %s after SIGKILL", pgid, survivors or "members")
 
 
 async def run_script(
@@ -163,12 +168,15 @@ async def run_script(
             on_start(pgid)
         try:
             timed_out, cancelled = await _wait(reader.exited, timeout, cancel)
-            if timed_out or cancelled:
-                await end_group(pgid, grace)
-                await reader.exited
-            else:
-                # The script is done; whatever it left behind in its group goes too.
-                await end_group(pgid, grace)
+        except asyncio.CancelledError:
+            # The engine itself is stopping: the action's processes must not outlive it.
+            await asyncio.shield(end_group(pgid, grace))
+            transport.close()
+            raise
+        try:
+            # Stopped or finished, whatever is left in the group goes too.
+            await end_group(pgid, grace)
+            await reader.exited
             # A daemon that left the group may still hold the pipe; do not wait on it forever.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader.closed), 1.0)

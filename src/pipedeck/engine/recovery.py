@@ -1,7 +1,9 @@
 """After a crash: runs whose engine is gone become `interrupted`, and their processes end.
 
-Processes are found by the run token in their environment (`/proc/<pid>/environ`), not only
-by process group, so a daemon that called `setsid` is found too.
+A dead run's processes are found by the run token in their environment, so a daemon that
+called `setsid` is found too; the process groups of those processes are ended with them, which
+catches children that cleared their environment. Recorded pids alone are never trusted: after
+a reboot they may name anyone's process.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from pathlib import Path
 
+from pipedeck.engine import procfs
 from pipedeck.engine.context import RUN_TOKEN_VAR
 from pipedeck.engine.liveness import engine_alive
-from pipedeck.store import RunRecord, Store
+from pipedeck.store import RunRecord, Status, Store
 
 
 def run_token(store: Store, run: RunRecord) -> str:
@@ -21,37 +23,21 @@ def run_token(store: Store, run: RunRecord) -> str:
     return f"{store.state_dir.resolve()}#{run.id}"
 
 
-def processes_with_token(token: str) -> list[int]:
-    needle = f"{RUN_TOKEN_VAR}={token}".encode() + b"\0"
-    found = []
-    with os.scandir("/proc") as entries:
-        pids = [int(e.name) for e in entries if e.name.isdigit()]
-    for pid in pids:
-        if pid == os.getpid():
-            continue
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ + b"\0":
-            found.append(pid)
-    return found
-
-
 def kill_run_processes(token: str) -> int:
-    pids = processes_with_token(token) if Path("/proc").is_dir() else []
+    """SIGKILL every process carrying `token`, and their process groups; return how many."""
+    if not procfs.AVAILABLE:
+        return 0
+    pids = procfs.with_environment_entry(f"{RUN_TOKEN_VAR}={token}")
+    groups = {info[0] for pid in pids if (info := procfs.group_and_state(pid)) is not None}
+    for pgid in groups:
+        # Never our own group: a console started from the same shell may share it.
+        if pgid != os.getpgrp():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return len(pids)
-
-
-def kill_action_groups(store: Store, run: RunRecord) -> None:
-    """Each unfinished action's process group: catches children that cleared their env."""
-    for _, action in store.detail(run).actions():
-        if action.action.status.active and action.action.pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(action.action.pid, signal.SIGKILL)
 
 
 def recover(store: Store) -> list[RunRecord]:
@@ -61,10 +47,9 @@ def recover(store: Store) -> list[RunRecord]:
         if engine_alive(store.state_dir, run.engine_id):
             continue
         killed = kill_run_processes(run_token(store, run))
-        kill_action_groups(store, run)
         reason = "the engine running it stopped"
         if killed:
             reason += f"; ended {killed} leftover process{'es' if killed > 1 else ''}"
-        store.mark_interrupted(run.id, reason)
+        store.close_run(run.id, Status.INTERRUPTED, reason)
         recovered.append(store.run_by_id(run.id))
     return recovered

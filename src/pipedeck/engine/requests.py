@@ -24,22 +24,34 @@ def current_user() -> str:
 
 
 def approve(
-    store: Store, run: RunRecord, comment: str | None = None, by: str | None = None
+    store: Store,
+    run: RunRecord,
+    comment: str | None = None,
+    by: str | None = None,
+    action: str | None = None,
 ) -> ApprovalRecord:
-    return _decide(store, run, "approved", comment, by)
+    """Approve the run's waiting approval (`action`: `STAGE/ACTION` when several wait)."""
+    return _decide(store, run, "approved", comment, by, action)
 
 
-def reject(store: Store, run: RunRecord, comment: str, by: str | None = None) -> ApprovalRecord:
+def reject(
+    store: Store, run: RunRecord, comment: str, by: str | None = None, action: str | None = None
+) -> ApprovalRecord:
     if not comment or not comment.strip():
         raise RequestError("a rejection needs a reason (--comment TEXT)")
-    return _decide(store, run, "rejected", comment, by)
+    return _decide(store, run, "rejected", comment, by, action)
 
 
 def _decide(
-    store: Store, run: RunRecord, result: str, comment: str | None, by: str | None
+    store: Store,
+    run: RunRecord,
+    result: str,
+    comment: str | None,
+    by: str | None,
+    action: str | None,
 ) -> ApprovalRecord:
     try:
-        return store.decide(run, result, by or current_user(), comment)
+        return store.decide(run, result, by or current_user(), comment, action=action)
     except StoreError as exc:
         raise RequestError(str(exc)) from None
 

@@ -9,6 +9,11 @@ Namespaces, CodePipeline-style:
   a script action exports each `NAME=value` line it writes to `$PIPEDECK_VARIABLES_FILE`.
 
 A reference to something that does not exist is an error, not an empty string.
+
+In a `run:` script a reference becomes an environment-variable expansion
+(`${PIPEDECK_VAR_SOURCE_SUBJECT}`) rather than the value's text, so a commit subject such as
+`"; rm -rf ~; "` is data, never shell code. Use references inside double quotes, as with any
+shell variable.
 """
 
 from __future__ import annotations
@@ -42,6 +47,22 @@ class Variables:
                 raise VariableError(f"unknown variable #{{{namespace}.{name}}}") from None
 
         return REFERENCE.sub(replace, text)
+
+    def resolve_for_shell(self, script: str) -> tuple[str, dict[str, str]]:
+        """The script with each reference turned into `${VAR}`, and those variables' values."""
+        env: dict[str, str] = {}
+
+        def replace(match: re.Match[str]) -> str:
+            namespace, name = match.group(1), match.group(2)
+            try:
+                value = self._namespaces[namespace][name]
+            except KeyError:
+                raise VariableError(f"unknown variable #{{{namespace}.{name}}}") from None
+            var = "PIPEDECK_VAR_" + re.sub(r"[^A-Za-z0-9]", "_", f"{namespace}_{name}").upper()
+            env[var] = value
+            return "${" + var + "}"
+
+        return REFERENCE.sub(replace, script), env
 
 
 def read_variables_file(path: Path) -> dict[str, str]:

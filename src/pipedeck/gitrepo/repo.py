@@ -8,7 +8,7 @@ exception.
 
 from __future__ import annotations
 
-import tarfile
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +92,8 @@ class GitRepo:
         try:
             return _commit(self._repo.commit(rev))
         except (BadName, ValueError, GitCommandError):
+            if rev == "HEAD" and not self._repo.head.is_valid():
+                raise GitError(f"{self.root} has no commits yet; commit something first") from None
             raise GitError(f"unknown revision {rev!r}") from None
 
     def current_branch(self) -> str | None:
@@ -104,17 +106,21 @@ class GitRepo:
     def is_branch(self, name: str) -> bool:
         return name in {h.name for h in self._repo.heads}
 
-    def export(self, rev: str, dest: Path) -> None:
-        """Write the committed tree of `rev` into `dest` — never the dirty working tree."""
-        sha = self.resolve(rev).sha
+    def export(self, sha: str, dest: Path) -> None:
+        """Write the committed tree of `sha` into `dest` — never the dirty working tree.
+
+        Through a throw-away index (`read-tree` + `checkout-index`) rather than `git archive`,
+        which would honour `export-ignore` and `export-subst` and so not give the tree as
+        committed. Files come out as a checkout would write them (filters, line endings).
+        """
         dest.mkdir(parents=True, exist_ok=True)
-        proc = self._repo.git.archive("--format=tar", sha, as_process=True)
-        try:
-            # Stream mode ("r|") extracts as git writes; the tree is never held in memory.
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                tar.extractall(dest, filter="tar")
-        finally:
-            proc.wait()
+        with tempfile.TemporaryDirectory(prefix="pipedeck-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            try:
+                self._repo.git.read_tree(sha, env=env)
+                self._repo.git.checkout_index("--all", "--force", f"--prefix={dest}/", env=env)
+            except GitCommandError as exc:
+                raise GitError(f"cannot export {sha[:12]}: {exc.stderr.strip()}") from None
 
     def commits_between(self, old: str | None, new: str, limit: int = 200) -> list[Commit]:
         """Commits reachable from `new` but not `old`, newest first."""

@@ -94,9 +94,13 @@ CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position
 """
 
 
-def now() -> str:
+def format_time(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a `Z`: sortable as text, readable as is."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now() -> str:
+    return format_time(datetime.now(UTC))
 
 
 def parse_time(text: str) -> datetime:

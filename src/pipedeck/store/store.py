@@ -123,10 +123,8 @@ class Store:
     ) -> None:
         self._set_status("actions", action_id, status, error=error, exit_code=exit_code)
 
-    def set_action_process(self, action_id: int, pid: int, log_path: Path) -> None:
-        self._conn.execute(
-            "UPDATE actions SET pid = ?, log_path = ? WHERE id = ?", (pid, str(log_path), action_id)
-        )
+    def set_action_pid(self, action_id: int, pid: int) -> None:
+        self._conn.execute("UPDATE actions SET pid = ? WHERE id = ?", (pid, action_id))
 
     def set_action_log(self, action_id: int, log_path: Path) -> None:
         self._conn.execute(
@@ -172,23 +170,60 @@ class Store:
             (action_id, run_id, message, now(), expires_at),
         )
 
-    def decide(self, run: RunRecord, result: str, by: str, comment: str | None) -> ApprovalRecord:
-        """Record a decision on the run's waiting approval; first decision wins."""
+    def decide(
+        self,
+        run: RunRecord,
+        result: str,
+        by: str,
+        comment: str | None,
+        *,
+        action: str | None = None,
+        action_id: int | None = None,
+    ) -> ApprovalRecord:
+        """Record a decision on a waiting approval of the run; the first decision wins.
+
+        `action` (`STAGE/ACTION` or `ACTION`) or `action_id` picks one approval; without them
+        the run must have exactly one waiting. People cannot decide after the approval
+        expired; only the timeout itself (`timed_out`) can.
+        """
         with transaction(self._conn) as c:
-            row = c.execute(
-                "SELECT ap.action_id FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+            rows = c.execute(
+                "SELECT ap.action_id, s.name AS stage, a.name, ap.expires_at"
+                " FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+                " JOIN stages s ON s.id = a.stage_id"
                 " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?"
-                " ORDER BY a.stage_id, a.position LIMIT 1",
+                " ORDER BY s.position, a.position",
                 (run.id, Status.WAITING),
-            ).fetchone()
-            if row is None:
-                raise StoreError(f"{run.key} has no approval waiting (run is {run.status})")
+            ).fetchall()
+            if action_id is not None:
+                rows = [r for r in rows if r["action_id"] == action_id]
+            elif action is not None:
+                rows = [r for r in rows if action in (r["name"], f"{r['stage']}/{r['name']}")]
+            if not rows:
+                which = f" {action}" if action else ""
+                raise StoreError(f"{run.key} has no approval{which} waiting (run is {run.status})")
+            if len(rows) > 1:
+                names = ", ".join(f"{r['stage']}/{r['name']}" for r in rows)
+                raise StoreError(f"{run.key} has {len(rows)} approvals waiting ({names}); name one")
+            row = rows[0]
+            stamp = now()
+            if result != "timed_out" and row["expires_at"] and row["expires_at"] <= stamp:
+                raise StoreError(f"the approval of {run.key} expired at {row['expires_at']}")
             c.execute(
                 "UPDATE approvals SET result = ?, decided_by = ?, decided_at = ?, comment = ?"
                 " WHERE action_id = ?",
-                (result, by, now(), comment, row["action_id"]),
+                (result, by, stamp, comment, row["action_id"]),
             )
         return self.approval(row["action_id"])
+
+    def waiting_approvals(self, run_id: int) -> int:
+        return int(
+            self._conn.execute(
+                "SELECT COUNT(*) FROM actions WHERE run_id = ? AND kind = 'approval'"
+                " AND status = ?",
+                (run_id, Status.WAITING),
+            ).fetchone()[0]
+        )
 
     def approval(self, action_id: int) -> ApprovalRecord:
         row = self._conn.execute(
@@ -289,15 +324,15 @@ class Store:
             ],
         )
 
-    def mark_interrupted(self, run_id: int, reason: str) -> None:
-        """Close every unfinished part of a run whose engine died."""
+    def close_run(self, run_id: int, status: Status, reason: str) -> None:
+        """Give every unfinished part of a run `status` at once (a dead or broken engine)."""
         stamp = now()
         with transaction(self._conn) as c:
             for table, key in (("actions", "run_id"), ("stages", "run_id"), ("runs", "id")):
                 c.execute(
                     f"UPDATE {table} SET status = ?, finished_at = ? WHERE {key} = ?"
                     " AND status IN ('queued','running','waiting')",
-                    (Status.INTERRUPTED, stamp, run_id),
+                    (status, stamp, run_id),
                 )
             c.execute("UPDATE runs SET error = ? WHERE id = ?", (reason, run_id))
 

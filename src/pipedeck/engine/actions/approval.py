@@ -16,6 +16,7 @@ from pipedeck.engine.actions.base import Outcome, write_log
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import ApprovalDecided, ApprovalRequested
 from pipedeck.store import ApprovalRecord, Status, StoreError
+from pipedeck.store.db import format_time
 
 SYSTEM_USER = "pipedeck"
 
@@ -24,8 +25,7 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     timeout = action.timeout or ctx.settings.approval_timeout
     message = ctx.variables.resolve(action.message or f"Approve {job.stage.name}/{action.name}?")
-    expires = datetime.now(UTC) + timedelta(seconds=timeout)
-    expires_at = expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    expires_at = format_time(datetime.now(UTC) + timedelta(seconds=timeout))
     ctx.store.open_approval(job.record.id, ctx.run.id, message, expires_at)
     ctx.store.set_action_status(job.record.id, Status.WAITING)
     ctx.store.set_run_status(ctx.run.id, Status.WAITING)
@@ -44,7 +44,9 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
         write_log(ctx, job, "pipedeck: cancelled while waiting for approval\n")
         return Outcome(Status.CANCELLED, error="cancelled")
     assert record is not None and record.result is not None
-    ctx.store.set_run_status(ctx.run.id, Status.RUNNING)
+    ctx.store.set_action_status(job.record.id, Status.RUNNING)
+    if not ctx.store.waiting_approvals(ctx.run.id):
+        ctx.store.set_run_status(ctx.run.id, Status.RUNNING)
     ctx.publish(
         ApprovalDecided(
             **ctx.event_fields(),
@@ -79,7 +81,9 @@ async def _wait_for_decision(
         if remaining <= 0:
             try:
                 run = ctx.store.run_by_id(ctx.run.id)
-                return ctx.store.decide(run, "timed_out", SYSTEM_USER, None)
+                return ctx.store.decide(
+                    run, "timed_out", SYSTEM_USER, None, action_id=job.record.id
+                )
             except StoreError:
                 continue  # someone decided in the same instant; read their decision
         ctx.decision_arrived.clear()

@@ -9,12 +9,19 @@ are collected from the workspace after the script succeeds.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 from pathlib import Path
 
 from pipedeck.engine.actions.base import ActionFailure, Outcome, log_path, write_log
-from pipedeck.engine.artifacts import ArtifactError, check_contained, collect, copy_tree, freeze
+from pipedeck.engine.artifacts import (
+    ArtifactError,
+    check_contained,
+    collect,
+    copy_tree,
+    freeze,
+    inside,
+    remove_tree,
+)
 from pipedeck.engine.artifacts import env_suffix as suffix
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import LogLines
@@ -25,8 +32,7 @@ from pipedeck.store import Status
 
 def _workspace(ctx: RunContext, job: ActionJob) -> Path:
     work = ctx.layout.work(job.stage.name, job.action.name)
-    if work.exists():
-        shutil.rmtree(work)
+    remove_tree(work)
     if job.action.inputs:
         copy_tree(ctx.artifacts[job.action.inputs[0]], work)
     else:
@@ -38,7 +44,7 @@ def _cwd(work: Path, working_directory: str | None) -> Path:
     if not working_directory:
         return work
     cwd = (work / working_directory).resolve()
-    if cwd != work.resolve() and work.resolve() not in cwd.parents:
+    if not inside(cwd, work.resolve()):
         raise ActionFailure(f"working_directory {working_directory!r} is outside the workspace")
     cwd.mkdir(parents=True, exist_ok=True)
     return cwd
@@ -47,7 +53,9 @@ def _cwd(work: Path, working_directory: str | None) -> Path:
 def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
     env = ctx.base_env(job.stage, job.action)
     env["PIPEDECK_WORKSPACE"] = str(work)
-    env["PIPEDECK_VARIABLES_FILE"] = str(work.parent / f".{job.action.name}.variables")
+    variables_file = work.parent / f".{job.action.name}.variables"
+    variables_file.unlink(missing_ok=True)
+    env["PIPEDECK_VARIABLES_FILE"] = str(variables_file)
     for name in job.action.inputs:
         env[f"PIPEDECK_INPUT_{suffix(name)}"] = str(ctx.artifacts[name])
     for output in job.action.outputs:
@@ -62,20 +70,22 @@ def _describe_exit(code: int | None) -> tuple[int | None, str | None]:
     """Shell convention: killed by signal N is 128+N."""
     if code is None or code >= 0:
         return code, None if code == 0 else f"exited with code {code}"
-    name = signal.Signals(-code).name
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:  # real-time signals have no name
+        name = f"signal {-code}"
     return 128 - code, f"killed by {name}"
 
 
 async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
-    script = ctx.variables.resolve(action.run or "")
+    script, references = ctx.variables.resolve_for_shell(action.run or "")
     work = await asyncio.to_thread(_workspace, ctx, job)
     cwd = _cwd(work, action.working_directory)
-    env = _environment(ctx, job, work)
+    env = {**_environment(ctx, job, work), **references}
     for output in action.outputs:
         dest = ctx.layout.artifact(output.name)
-        if dest.exists():
-            shutil.rmtree(dest)
+        remove_tree(dest)
         if not output.paths:
             dest.mkdir(parents=True)
     timeout = action.timeout or ctx.settings.default_timeout
@@ -94,7 +104,7 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         env=env,
         log_path=log_path(ctx, job),
         on_lines=on_lines,
-        on_start=lambda pid: ctx.store.set_action_process(job.record.id, pid, log_path(ctx, job)),
+        on_start=lambda pid: ctx.store.set_action_pid(job.record.id, pid),
         timeout=timeout,
         cancel=ctx.cancel,
         grace=ctx.settings.kill_grace,

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from pipedeck.engine.actions.base import Outcome, write_log
-from pipedeck.engine.artifacts import freeze
+from pipedeck.engine.artifacts import freeze, remove_tree
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.store import Status
+
+
+def _export_frozen(ctx: RunContext, sha: str, dest: Path) -> None:
+    remove_tree(dest)
+    ctx.repo.export(sha, dest)
+    freeze(dest)
 
 
 async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
@@ -16,9 +23,8 @@ async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
     for output in job.action.outputs:
         dest = ctx.layout.artifact(output.name)
         write_log(ctx, job, f"Exporting {commit.short} {commit.subject!r} into '{output.name}'\n")
-        # git archive is I/O bound; keep the event loop free for the other actions' logs.
-        await asyncio.to_thread(ctx.repo.export, commit.sha, dest)
-        freeze(dest)
+        # Export is I/O bound; keep the event loop free for the other actions' logs.
+        await asyncio.to_thread(_export_frozen, ctx, commit.sha, dest)
         produced.append(output.name)
     values = {
         "commit": commit.sha,
