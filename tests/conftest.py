@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -103,3 +104,20 @@ def run_cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedP
     if check and result.returncode != 0:
         raise AssertionError(f"pipedeck {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (an unreaped zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(")") + 2] == "Z"
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PIPEDECK, RepoMaker, run_cli
+from tests.conftest import PIPEDECK, RepoMaker, gone, run_cli
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -92,15 +92,6 @@ def wait_until_waiting(
         if time.monotonic() > deadline:
             raise AssertionError(f"the approval never waited:\n{out.read_text()}")
         time.sleep(0.1)
-
-
-def gone(pid: int) -> bool:
-    """The process no longer runs (an unreaped zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
 
 
 def test_approve_from_another_process(repo: RepoMaker, tmp_path: Path) -> None:

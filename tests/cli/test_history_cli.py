@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PIPEDECK, RepoMaker, run_cli
+from tests.conftest import PIPEDECK, RepoMaker, run_cli, wait_for
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 STATUSES = {
@@ -231,14 +229,6 @@ stages:
           sleep 0.2
           echo "line 41"
 """
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_logs_follow_prints_lines_as_they_come_until_the_run_ends(

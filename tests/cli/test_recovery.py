@@ -8,12 +8,11 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PIPEDECK, RepoMaker, run_cli
+from tests.conftest import PIPEDECK, RepoMaker, gone, run_cli, wait_for
 
 SPEW = """
 name: ci
@@ -46,23 +45,6 @@ stages:
 """
 
 ACTIVE = {"queued", "running", "waiting"}
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def gone(pid: int) -> bool:
-    """The process no longer runs (an unreaped zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
 
 
 def ignores_sigterm(pid: int) -> bool:

@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipedeck.engine.process import run_script
+from tests.conftest import gone
 
 ENV = {"PATH": os.environ["PATH"]}
-
-
-def alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return state[state.rfind(")") + 2] != "Z"
 
 
 async def test_output_reaches_log_and_listener_as_whole_lines(tmp_path: Path) -> None:
@@ -88,7 +80,7 @@ async def test_timeout_kills_the_whole_group_even_processes_ignoring_term(tmp_pa
     assert result.timed_out and not result.cancelled
     assert result.exit_code == -9  # TERM was ignored, so KILL ended it
     for name in ("child.pid", "main.pid"):
-        assert not alive(int((tmp_path / name).read_text()))
+        assert gone(int((tmp_path / name).read_text()))
 
 
 async def test_cancel_ends_the_group(tmp_path: Path) -> None:
@@ -108,7 +100,7 @@ async def test_cancel_ends_the_group(tmp_path: Path) -> None:
     cancel.set()
     result = await task
     assert result.cancelled
-    assert not alive(int((tmp_path / "child.pid").read_text()))
+    assert gone(int((tmp_path / "child.pid").read_text()))
     assert (tmp_path / "a.log").read_text() == "started\n"
 
 
@@ -121,7 +113,7 @@ async def test_processes_left_behind_by_a_finished_script_are_ended(tmp_path: Pa
         grace=0.3,
     )
     assert result.exit_code == 0
-    assert not alive(int((tmp_path / "child.pid").read_text()))
+    assert gone(int((tmp_path / "child.pid").read_text()))
 
 
 async def test_log_is_on_disk_while_the_action_still_runs(tmp_path: Path) -> None:
@@ -159,4 +151,4 @@ async def test_cancelling_the_task_ends_the_group(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not alive(int((tmp_path / "child.pid").read_text()))
+    assert gone(int((tmp_path / "child.pid").read_text()))
