@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipedeck.engine import procfs
+from pipedeck.store.logs import LogWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ class ProcessResult:
 class _Reader(asyncio.SubprocessProtocol):
     """Writes each chunk to the log at once; forwards complete lines to `on_lines`."""
 
-    def __init__(self, log_fd: int, on_lines: Callable[[bytes], None] | None) -> None:
-        self._log_fd = log_fd
+    def __init__(self, log: LogWriter, on_lines: Callable[[bytes], None] | None) -> None:
+        self._log = log
         self._on_lines = on_lines
         self._pending = b""
         self._ends_with_newline = True
@@ -50,9 +51,7 @@ class _Reader(asyncio.SubprocessProtocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._log_fd, view) :]
+        self._log.write(data)
         self._ends_with_newline = data.endswith(b"\n")
         if self._on_lines is None:
             return
@@ -74,7 +73,7 @@ class _Reader(asyncio.SubprocessProtocol):
     def flush(self) -> None:
         """End of output: a last line without its newline is completed, in file and event."""
         if not self._ends_with_newline:
-            os.write(self._log_fd, b"\n")
+            self._log.write(b"\n")
             self._ends_with_newline = True
         if self._pending and self._on_lines is not None:
             self._emit(self._pending + b"\n")
@@ -144,11 +143,10 @@ async def run_script(
 ) -> ProcessResult:
     """Run `script` with bash; return once it and everything it started are gone."""
     loop = asyncio.get_running_loop()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = LogWriter(log_path)
     try:
         transport, reader = await loop.subprocess_exec(
-            lambda: _Reader(log_fd, on_lines),
+            lambda: _Reader(log, on_lines),
             "bash",
             "--noprofile",
             "--norc",
@@ -185,7 +183,7 @@ async def run_script(
         finally:
             transport.close()
     finally:
-        os.close(log_fd)
+        log.close()
     return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import LogLines
 from pipedeck.store import Status
+from pipedeck.store.logs import LogWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,11 @@ def log_path(ctx: RunContext, job: ActionJob) -> Path:
 
 def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:
     """Append engine-written lines (`text` ends with a newline) to the action's log."""
-    path = log_path(ctx, job)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
+    writer = LogWriter(log_path(ctx, job))
+    try:
+        writer.write(text.encode())
+    finally:
+        writer.close()
     if ctx.bus.has_listeners:
         ctx.publish(
             LogLines(**ctx.event_fields(), stage=job.stage.name, action=job.action.name, text=text)
