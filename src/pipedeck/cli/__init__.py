@@ -10,7 +10,7 @@ from pipedeck import __version__
 from pipedeck.cli.context import Options
 
 
-@click.group()
+@click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="pipedeck")
 @click.option(
     "--repo",
@@ -27,8 +27,15 @@ from pipedeck.cli.context import Options
 )
 @click.pass_context
 def main(ctx: click.Context, repo: Path, state_dir: Path | None) -> None:
-    """pipedeck: run CodePipeline-style pipelines on your own machine."""
+    """pipedeck: run CodePipeline-style pipelines on your own machine.
+
+    Without a command, opens the console on the repository.
+    """
     ctx.obj = Options(repo=repo, state_dir=state_dir)
+    if ctx.invoked_subcommand is None:
+        from pipedeck.cli.console import open_console
+
+        open_console(ctx.obj)
 
 
 def _register() -> None:

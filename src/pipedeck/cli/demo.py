@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from pipedeck.cli.console import open_console
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.running import run_in_foreground
 from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
@@ -32,16 +33,25 @@ def _auto_approve(engine: Engine, event: Event) -> None:
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("pipedeck-demo")
 )
 @click.option("--approve", "auto_approve", is_flag=True, help="Approve the approval gate at once.")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Run without the console (the default when not in a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON Lines.")
 @click.pass_obj
-def demo(opts: Options, directory: Path, auto_approve: bool, as_json: bool) -> None:
-    """Create a sample app repository in DIRECTORY and run its pipeline."""
+def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_json: bool) -> None:
+    """Create a sample app repository in DIRECTORY and run its pipeline in the console."""
     try:
         repo = create_demo_repo(directory)
         project = Project.open(repo.root, opts.state_dir)
         pipeline = project.pipeline(DEMO_PIPELINE)
     except (GitError, ProjectError, FileExistsError) as exc:
         fail(str(exc))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if not (headless or auto_approve or as_json) and interactive:
+        project.close()
+        open_console(Options(repo=repo.root, state_dir=opts.state_dir), DEMO_PIPELINE)
     click.echo(f"pipedeck: sample repository in {repo.root}", err=True)
     if not auto_approve:
         click.echo(

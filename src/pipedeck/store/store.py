@@ -281,6 +281,14 @@ class Store:
             args.append(limit)
         return [RunRecord.from_row(r) for r in self._conn.execute(sql, args)]
 
+    def deciders(self) -> dict[int, str]:
+        """Run id → who decided its approvals (for searching history by approver)."""
+        rows = self._conn.execute(
+            "SELECT run_id, group_concat(decided_by, ', ') FROM approvals"
+            " WHERE decided_by IS NOT NULL GROUP BY run_id"
+        )
+        return {run_id: names for run_id, names in rows}
+
     def active_runs(self) -> list[RunRecord]:
         rows = self._conn.execute(
             "SELECT * FROM runs WHERE status IN ('queued','running','waiting') ORDER BY id"

@@ -1,0 +1,23 @@
+"""Opening the console from the command line (`pipedeck`, `pipedeck demo`)."""
+
+from __future__ import annotations
+
+import sys
+
+from pipedeck.cli.context import Options, fail
+
+
+def open_console(opts: Options, start_pipeline: str | None = None) -> None:
+    """Open the console on the repository, or say in one line why it cannot be."""
+    project = opts.project()
+    if not project.pipelines_dir.is_dir():
+        fail(
+            f"no pipelines/ folder in {project.repo.root}: add pipelines/NAME.yml"
+            " (see README), or try `pipedeck demo`"
+        )
+    # Imported here: the headless commands never pay for loading the UI toolkit.
+    from pipedeck.tui.app import PipedeckApp
+
+    app = PipedeckApp(project, start_pipeline=start_pipeline)
+    app.run()
+    sys.exit(app.return_code or 0)

@@ -1,0 +1,58 @@
+"""What the approval dialog shows, gathered from the store and git in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipedeck.gitrepo import Commit, GitError, GitRepo
+from pipedeck.store import RunRecord, Status, Store
+
+
+@dataclass(frozen=True)
+class ApprovalInfo:
+    run: RunRecord
+    stage: str
+    action: str
+    message: str
+    expires_at: str | None
+    commits: list[Commit] = field(default_factory=list)
+    """Going out: the commits since this pipeline's last successful run."""
+    tests: list[tuple[str, Status]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+
+
+def waiting_approval(store: Store, repo: GitRepo, run: RunRecord) -> ApprovalInfo | None:
+    """The first approval the run waits on, with its context; None when nothing waits."""
+    detail = store.detail(run)
+    for stage, action in detail.actions():
+        if action.action.status is Status.WAITING and action.approval is not None:
+            return ApprovalInfo(
+                run=run,
+                stage=stage.name,
+                action=action.action.name,
+                message=action.approval.message,
+                expires_at=action.approval.expires_at,
+                commits=_outgoing(store, repo, run),
+                tests=[
+                    (f"{s.name}/{a.action.name}", a.action.status)
+                    for s, a in detail.actions()
+                    if a.action.kind == "test"
+                ],
+                artifacts=[name for _, a in detail.actions() for name in a.artifacts],
+            )
+    return None
+
+
+def _outgoing(store: Store, repo: GitRepo, run: RunRecord) -> list[Commit]:
+    previous = next(
+        (
+            r
+            for r in store.runs(run.pipeline)
+            if r.number < run.number and r.status is Status.SUCCEEDED
+        ),
+        None,
+    )
+    try:
+        return repo.commits_between(previous.commit if previous else None, run.commit, limit=20)
+    except GitError:
+        return []

@@ -1,0 +1,115 @@
+"""`h`: every past run, newest first, filtered by pipeline, status and free text.
+
+Free text matches the run, commit SHA, commit subject, and who decided its approvals. The
+screen returns the chosen run's key; the main screen then shows it.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Select, Static
+
+from pipedeck.store import RunRecord, Status, Store
+from pipedeck.tui.clock import Clock, elapsed
+from pipedeck.tui.look import COLOURS, icon
+
+ALL = "all"
+
+
+class HistoryScreen(Screen[str | None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("slash", "focus_filter", "Filter"),
+    ]
+
+    def __init__(self, store: Store, clock: Clock, pipelines: list[str]) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = clock
+        self.pipelines = pipelines
+        self._runs: list[RunRecord] = []
+        self._deciders: dict[int, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="history"):
+            yield Static("[b]History[/b] — every run, newest first", classes="title")
+            with Horizontal(classes="filters"):
+                yield Select(
+                    [(p, p) for p in self.pipelines],
+                    prompt="pipeline",
+                    allow_blank=True,
+                    id="pipeline",
+                )
+                yield Select([(s.value, s.value) for s in Status], prompt="status", id="status")
+                yield Input(placeholder="commit, subject, approver…", id="text")
+            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="count")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(
+            "run", "status", "commit", "subject", "branch", "started", "took", "decided by"
+        )
+        self._runs = self.store.runs()
+        self._deciders = self.store.deciders()
+        self.refilter()
+        table.focus()
+
+    def matches(self, run: RunRecord) -> bool:
+        pipeline = self.query_one("#pipeline", Select).value
+        status = self.query_one("#status", Select).value
+        text = self.query_one("#text", Input).value.strip().lower()
+        if pipeline not in (Select.BLANK, None) and run.pipeline != pipeline:
+            return False
+        if status not in (Select.BLANK, None) and run.status != status:
+            return False
+        if text:
+            haystack = " ".join(
+                [run.key, run.commit, run.commit_subject, self._deciders.get(run.id, "")]
+            ).lower()
+            return text in haystack
+        return True
+
+    def refilter(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        shown = [r for r in self._runs if self.matches(r)]
+        for run in shown:
+            table.add_row(
+                run.key,
+                f"[{COLOURS[run.status]}]{icon(run.status)} {run.status}[/]",
+                run.commit[:7],
+                run.commit_subject[:50],
+                run.branch or "",
+                run.created_at[:19].replace("T", " "),
+                elapsed(self.clock, run.started_at, run.finished_at),
+                self._deciders.get(run.id, ""),
+                key=run.key,
+            )
+        self.query_one("#count", Static).update(f"{len(shown)} of {len(self._runs)} runs")
+
+    def visible_keys(self) -> list[str]:
+        table = self.query_one(DataTable)
+        return [str(row.value) for row in table.rows]
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.refilter()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refilter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(str(event.row_key.value))
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

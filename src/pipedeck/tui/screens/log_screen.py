@@ -1,0 +1,34 @@
+"""`enter`: one action's log, full screen, read lazily from disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from pipedeck.tui.widgets.log_view import LogView
+
+
+class LogScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q", "close", "Back")]
+
+    def __init__(self, path: Path, title: str, follow: bool = True) -> None:
+        super().__init__()
+        self.path = path
+        self.log_title = title
+        self.follow = follow
+
+    def compose(self) -> ComposeResult:
+        yield LogView(id="full-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        view = self.query_one(LogView)
+        view.show_file(self.path, follow=self.follow, title=self.log_title)
+        view.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

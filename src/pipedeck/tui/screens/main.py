@@ -1,0 +1,400 @@
+"""The main screen: pipelines and runs, the shown run's stage graph, and its logs.
+
+State flows one way: a timer (and every engine event) reads the store and hands the results
+down to the widgets; widgets report choices up as messages. The screen never writes run
+state — it asks the engine (`start`, `approve`, `reject`, `cancel`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pipedeck.definition import Pipeline, Problem
+from pipedeck.engine import Engine, EngineError, Project, RequestError
+from pipedeck.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    RunFinished,
+    RunStarted,
+)
+from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
+from pipedeck.tui.approval_info import waiting_approval
+from pipedeck.tui.clock import Clock
+from pipedeck.tui.messages import EngineEvent
+from pipedeck.tui.screens.approval import ApprovalDialog, Decision
+from pipedeck.tui.screens.confirm import ConfirmScreen
+from pipedeck.tui.screens.history import HistoryScreen
+from pipedeck.tui.screens.log_screen import LogScreen
+from pipedeck.tui.screens.variables import VariablesScreen
+from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
+from pipedeck.tui.widgets.run_list import PipelineRow, RunList
+from pipedeck.tui.widgets.stage_graph import StageGraph
+
+TICK = 0.2
+RUNS_PER_PIPELINE = 8
+FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED, Status.INTERRUPTED)
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("left", "move(-1, 0)", "Stage", show=False),
+        Binding("right,l", "move(1, 0)", "Stage", show=False),
+        Binding("up,k", "move(0, -1)", "Action", show=False),
+        Binding("down,j", "move(0, 1)", "Action", show=False),
+        Binding("enter", "open_log", "Log"),
+        Binding("s", "start", "Start"),
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("a", "approve", "Approve"),
+        Binding("h", "history", "History"),
+        Binding("t", "timestamps", "Times", show=False),
+        Binding("f,end", "follow", "Follow", show=False),
+        Binding("slash", "search", "Search", show=False),
+        Binding("question_mark", "app.help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, project: Project, engine: Engine, clock: Clock) -> None:
+        super().__init__()
+        self.project = project
+        self.engine = engine
+        self.clock = clock
+        self.pipelines: list[Pipeline] = []
+        self.problems: list[Problem] = []
+        self._pipelines_stamp: tuple[tuple[str, float], ...] | None = None
+        self.selected_pipeline: str | None = None
+        self.pinned_run: str | None = None
+        """A run the user chose; None follows the newest run."""
+        self.auto_action = True
+        """Until the user moves in the graph, the graph selects the most telling action."""
+        self.detail: RunDetail | None = None
+        self._ticks = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        with Horizontal(id="body"):
+            yield RunList(self.clock, id="runs")
+            with Vertical(id="centre"):
+                yield StageGraph(self.clock, id="graph")
+                yield Static(id="problems")
+                yield LogPanes(id="logs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_state()
+        self.query_one(StageGraph).focus()
+        self.set_interval(TICK, self.refresh_state)
+
+    # --- reading state -------------------------------------------------------------------
+
+    def _reload_pipelines(self) -> None:
+        directory = self.project.pipelines_dir
+        try:
+            stamp = tuple(sorted((p.name, p.stat().st_mtime) for p in directory.iterdir()))
+        except OSError:
+            stamp = ()
+        if stamp == self._pipelines_stamp:
+            return
+        self._pipelines_stamp = stamp
+        result = self.project.load()
+        self.pipelines, self.problems = result.pipelines, result.problems
+        if self.selected_pipeline is None and self.pipelines:
+            self.selected_pipeline = self.pipelines[0].name
+
+    def _rows(self) -> list[PipelineRow]:
+        store = self.project.store
+        rows = [
+            PipelineRow(p.name, store.runs(p.name, limit=RUNS_PER_PIPELINE)) for p in self.pipelines
+        ]
+        names = {p.name for p in self.pipelines}
+        for path in sorted({p.path for p in self.problems}):
+            if path.stem not in names:
+                first = next(p for p in self.problems if p.path == path)
+                rows.append(PipelineRow(path.stem, store.runs(path.stem, limit=3), str(first)))
+        return rows
+
+    def shown_run_key(self, rows: list[PipelineRow]) -> str | None:
+        if self.pinned_run:
+            return self.pinned_run
+        for row in rows:
+            if row.name == self.selected_pipeline and row.runs:
+                return row.runs[0].key
+        newest = [row.runs[0] for row in rows if row.runs]
+        return max(newest, key=lambda r: r.created_at).key if newest else None
+
+    def refresh_state(self) -> None:
+        self._ticks += 1
+        self._reload_pipelines()
+        rows = self._rows()
+        key = self.shown_run_key(rows)
+        store = self.project.store
+        try:
+            self.detail = store.detail(store.find_run(key)) if key else None
+        except StoreError:
+            self.detail = None
+        self.query_one(RunList).show(rows, key)
+        graph = self.query_one(StageGraph)
+        graph.detail = self.detail
+        if self.auto_action and self.detail is not None:
+            telling = self._telling_action(self.detail)
+            if telling is not None:
+                graph.select(*telling)
+        self._show_problems(rows)
+        self._show_logs()
+        if self._ticks % 10 == 1:
+            self._show_header()
+        self._check_dialog()
+
+    @staticmethod
+    def _telling_action(detail: RunDetail) -> tuple[str, str] | None:
+        """The action a person most wants to see: waiting, running, failed, or the last."""
+        pairs = detail.actions()
+        for wanted in (Status.WAITING, Status.RUNNING, *FAILED):
+            for stage, action in pairs:
+                if action.action.status is wanted:
+                    return stage.name, action.action.name
+        started = [(s, a) for s, a in pairs if a.action.started_at]
+        if started:
+            stage, action = started[-1]
+            return stage.name, action.action.name
+        return None
+
+    def _show_problems(self, rows: list[PipelineRow]) -> None:
+        problems = self.query_one("#problems", Static)
+        broken = [p for p in self.problems if p.path.stem == self.selected_pipeline]
+        problems.display = bool(broken) and self.pinned_run is None
+        if broken:
+            text = "\n".join(str(p) for p in broken)
+            problems.update(f"[b red]This pipeline file does not load:[/]\n{text}")
+
+    def _show_logs(self) -> None:
+        graph = self.query_one(StageGraph)
+        selected = graph.selected_action()
+        specs: list[PaneSpec] = []
+        if selected is not None and selected.action.log_path:
+            specs.append(self._pane(graph.selected_stage_name() or "", selected))
+        if self.detail is not None:
+            for stage, action in self.detail.actions():
+                if (
+                    action.action.status is Status.RUNNING
+                    and action.action.log_path
+                    and action is not selected
+                    and (selected is None or action.action.id != selected.action.id)
+                ):
+                    specs.append(self._pane(stage.name, action))
+        self.query_one(LogPanes).show(specs)
+
+    @staticmethod
+    def _pane(stage: str, action: ActionDetail) -> PaneSpec:
+        return PaneSpec(
+            title=f"{stage}/{action.action.name}",
+            path=Path(action.action.log_path or ""),
+            failed=action.action.status in FAILED,
+        )
+
+    def _show_header(self) -> None:
+        repo = self.project.repo
+        try:
+            head = repo.resolve("HEAD")
+            commit = f"HEAD [cyan]{head.short}[/] {head.subject}"
+        except Exception:  # an empty repository has no HEAD yet
+            commit = "[dim]no commits yet[/]"
+        branch = repo.current_branch() or "detached"
+        self.query_one("#header", Static).update(
+            f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit}"
+        )
+
+    def _check_dialog(self) -> None:
+        """Close an open approval dialog whose approval was decided elsewhere."""
+        dialog = self.app.screen
+        if not isinstance(dialog, ApprovalDialog) or self.detail is None:
+            return
+        for stage, action in self.detail.actions():
+            name = f"{dialog.info.run.key}:{stage.name}/{action.action.name}"
+            if name == dialog.key and action.approval and action.approval.result:
+                dialog.decided_elsewhere(action.approval.result, action.approval.decided_by)
+
+    # --- engine events -------------------------------------------------------------------
+
+    @on(EngineEvent)
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, RunStarted) and self.pinned_run is None:
+            self.selected_pipeline = event.pipeline
+            self.auto_action = True
+        if isinstance(event, ApprovalRequested):
+            self.app.bell()
+            self.notify(f"{event.run} waits for approval: {event.message}", timeout=8)
+        if isinstance(event, RunFinished):
+            self.app.bell()
+            ok = event.status == Status.SUCCEEDED
+            self.notify(
+                f"{event.run} {event.status}", severity="information" if ok else "error", timeout=8
+            )
+        self.refresh_state()
+        if (
+            isinstance(event, ApprovalRequested)
+            and self.detail is not None
+            and self.detail.run.id == event.run_id
+            and self.app.screen is self
+        ):
+            self.action_approve()
+        if isinstance(event, ApprovalDecided):
+            self._check_dialog()
+
+    # --- choices from widgets ------------------------------------------------------------
+
+    @on(RunList.RunChosen)
+    def on_run_chosen(self, message: RunList.RunChosen) -> None:
+        rows = self._rows()
+        pipeline = message.key.rpartition("/")[0]
+        newest = next((r.runs[0].key for r in rows if r.name == pipeline and r.runs), None)
+        self.selected_pipeline = pipeline
+        self.pinned_run = None if message.key == newest else message.key
+        self.auto_action = True
+        self.refresh_state()
+
+    @on(RunList.PipelineChosen)
+    def on_pipeline_chosen(self, message: RunList.PipelineChosen) -> None:
+        self.selected_pipeline = message.name
+        self.pinned_run = None
+        self.auto_action = True
+        self.refresh_state()
+
+    def show_run(self, key: str) -> None:
+        """Show a run picked elsewhere (history)."""
+        self.selected_pipeline = key.rpartition("/")[0]
+        self.pinned_run = key
+        self.auto_action = True
+        self.refresh_state()
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_move(self, stages: int, actions: int) -> None:
+        self.auto_action = False
+        self.query_one(StageGraph).move(stages, actions)
+        self._show_logs()
+
+    def action_open_log(self) -> None:
+        graph = self.query_one(StageGraph)
+        selected = graph.selected_action()
+        if selected is None or not selected.action.log_path:
+            self.notify("This action has no log yet.", severity="warning")
+            return
+        run = self.detail.run.key if self.detail else ""
+        title = f"{run} {graph.selected_stage_name()}/{selected.action.name}"
+        self.app.push_screen(LogScreen(Path(selected.action.log_path), title))
+
+    def _pipeline(self) -> Pipeline | None:
+        return next((p for p in self.pipelines if p.name == self.selected_pipeline), None)
+
+    def action_start(self) -> None:
+        pipeline = self._pipeline()
+        if pipeline is None:
+            self.notify("Select a pipeline that loads to start it.", severity="warning")
+            return
+        if pipeline.variables:
+
+            def chosen(values: dict[str, str] | None) -> None:
+                if values is not None:
+                    self._start(pipeline, values)
+
+            self.app.push_screen(VariablesScreen(pipeline.name, dict(pipeline.variables)), chosen)
+        else:
+            self._start(pipeline, {})
+
+    def start_named(self, name: str) -> None:
+        """Start `name` with its default variables (`pipedeck demo` does this on open)."""
+        self.selected_pipeline = name
+        pipeline = self._pipeline()
+        if pipeline is not None:
+            self._start(pipeline, {})
+
+    @work(exclusive=False)
+    async def _start(self, pipeline: Pipeline, variables: dict[str, str]) -> None:
+        try:
+            run = await self.engine.start(pipeline, variables=variables)
+        except EngineError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.selected_pipeline = pipeline.name
+        self.pinned_run = None
+        self.auto_action = True
+        self.notify(f"{run.key} started on {run.commit[:7]}")
+        self.refresh_state()
+
+    def action_cancel_run(self) -> None:
+        if self.detail is None or not self.detail.run.status.active:
+            self.notify("The shown run is not running.", severity="warning")
+            return
+        run = self.detail.run
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.engine.cancel(self.project.store.run_by_id(run.id))
+                except RequestError as exc:
+                    self.notify(str(exc), severity="error")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {run.key}?", yes="Cancel run"), answer)
+
+    def action_approve(self) -> None:
+        if self.detail is None:
+            return
+        run = self.project.store.run_by_id(self.detail.run.id)
+        info = waiting_approval(self.project.store, self.project.repo, run)
+        if info is None:
+            self.notify(f"{run.key} has no approval waiting.", severity="warning")
+            return
+
+        def decided(decision: Decision | None) -> None:
+            if decision is None:
+                return
+            try:
+                current = self.project.store.run_by_id(run.id)
+                action = f"{info.stage}/{info.action}"
+                if decision.approved:
+                    self.engine.approve(current, decision.comment or None, action=action)
+                else:
+                    self.engine.reject(current, decision.comment, action=action)
+            except RequestError as exc:
+                self.notify(str(exc), severity="error")
+            self.refresh_state()
+
+        self.app.push_screen(ApprovalDialog(info, self.clock), decided)
+
+    def action_history(self) -> None:
+        names = [p.name for p in self.pipelines]
+        self.app.push_screen(
+            HistoryScreen(self.project.store, self.clock, names),
+            lambda key: self.show_run(key) if key else None,
+        )
+
+    def action_timestamps(self) -> None:
+        views = self.query_one(LogPanes).views()
+        show = not (views and views[0].show_timestamps)
+        for view in views:
+            view.show_timestamps = show
+
+    def action_follow(self) -> None:
+        view = self.query_one(LogPanes).primary()
+        if view is not None:
+            view.action_follow()
+
+    def action_search(self) -> None:
+        view = self.query_one(LogPanes).primary()
+        if view is not None:
+            view.focus()
+            view.action_search()
+
+    def has_active_runs(self) -> bool:
+        return any(
+            run.status.active and run.engine_id == self.engine.engine_id
+            for run in self.project.store.active_runs()
+        )

@@ -1,0 +1,90 @@
+"""The left column: each pipeline and, under it, its recent runs."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from pipedeck.store import RunRecord
+from pipedeck.tui.clock import Clock, age
+from pipedeck.tui.look import COLOURS, icon
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    name: str
+    runs: list[RunRecord]
+    broken: str | None = None
+    """The first located problem, when the pipeline file does not load."""
+
+
+class RunList(OptionList):
+    """Options are runs (`id` = `pipeline/number`) under disabled pipeline headings."""
+
+    class RunChosen(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    class PipelineChosen(Message):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, clock: Clock, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self._rows: list[PipelineRow] = []
+
+    def show(self, rows: list[PipelineRow], selected: str | None) -> None:
+        """Redraw with `rows`, keeping `selected` (a run key) highlighted."""
+        if rows == self._rows and self.option_count:
+            self._refresh_ages(rows)
+            return
+        self._rows = rows
+        options: list[Option] = []
+        for row in rows:
+            heading = Text(f"▸ {row.name}", style="bold")
+            if row.broken:
+                heading.append("  ✘ broken", style="red")
+            options.append(Option(heading, id=f"pipeline:{row.name}"))
+            if not row.runs and not row.broken:
+                options.append(Option(Text("   no runs yet", style="dim"), disabled=True))
+            options.extend(Option(self._label(run), id=run.key) for run in row.runs)
+        highlighted = self.highlighted_option.id if self.highlighted_option else None
+        self.set_options(options)
+        target = selected or highlighted
+        if target is not None:
+            with contextlib.suppress(KeyError):
+                self.highlighted = self.get_option_index(target)
+
+    def _refresh_ages(self, rows: list[PipelineRow]) -> None:
+        for row in rows:
+            for run in row.runs:
+                self.replace_option_prompt(run.key, self._label(run))
+
+    def _label(self, run: RunRecord) -> Text:
+        label = Text("   ")
+        label.append(icon(run.status, self.clock.spinner_frame(10)), style=COLOURS[run.status])
+        label.append(f" #{run.number:<4}", style="bold")
+        label.append(f"{run.commit[:7]} ", style="cyan")
+        label.append(age(self.clock, run.created_at), style="dim")
+        return label
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        option_id = event.option.id
+        if option_id is None:
+            return
+        if option_id.startswith("pipeline:"):
+            self.post_message(self.PipelineChosen(option_id.removeprefix("pipeline:")))
+        else:
+            self.post_message(self.RunChosen(option_id))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
