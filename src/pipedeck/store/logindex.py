@@ -192,7 +192,8 @@ class LogIndex:
             before = self._starts[k]
             end = min((k + 1) * self.block_size, self._indexed)
         positions = self._newline_positions(k, end)
-        return positions[j - before]
+        # Out of range only if the file was truncated and re-indexed meanwhile.
+        return positions[j - before] if j - before < len(positions) else end
 
     def line_offset(self, i: int) -> int:
         """Byte offset where line `i` starts; `line_offset(line_count)` is the indexed end."""

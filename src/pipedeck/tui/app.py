@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from pipedeck.engine import Engine, Project, Settings
-from pipedeck.engine.events import Event, LogLines
+from pipedeck.engine.events import Event
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.messages import EngineEvent
 from pipedeck.tui.screens.confirm import ConfirmScreen
@@ -44,18 +44,17 @@ class PipedeckApp(App[None]):
 
     def on_mount(self) -> None:
         self.engine = Engine(self.project, self.settings)
-        self.engine.bus.subscribe(self._forward)
+        self.engine.bus.subscribe(self._forward, logs=False)
         main = MainScreen(self.project, self.engine, self.clock)
         self.push_screen(main)
         if self.start_pipeline:
             self.call_after_refresh(main.start_named, self.start_pipeline)
 
     def _forward(self, event: Event) -> None:
-        # Log output is not forwarded: panes pull it from disk at their own pace.
-        if not isinstance(event, LogLines):
-            for screen in self.screen_stack:
-                if isinstance(screen, MainScreen):
-                    screen.post_message(EngineEvent(event))
+        # Log output is not subscribed to: panes pull it from disk at their own pace.
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.post_message(EngineEvent(event))
 
     @property
     def main(self) -> MainScreen:

@@ -34,7 +34,7 @@ def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:
         writer.write(text.encode())
     finally:
         writer.close()
-    if ctx.bus.has_listeners:
+    if ctx.bus.wants_logs:
         ctx.publish(
             LogLines(**ctx.event_fields(), stage=job.stage.name, action=job.action.name, text=text)
         )

@@ -94,7 +94,7 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     publish = ctx.bus.publish
 
     def on_lines(chunk: bytes) -> None:
-        if ctx.bus.has_listeners:
+        if ctx.bus.wants_logs:
             text = chunk.decode("utf-8", errors="replace")
             publish(LogLines(**fields, stage=job.stage.name, action=action.name, text=text))
 

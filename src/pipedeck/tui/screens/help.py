@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -14,7 +14,7 @@ KEYS = [
     ("↑ ↓ / k j", "move between actions"),
     ("tab", "move focus: runs list, graph, log panes"),
     ("enter", "open the selected action's log full screen"),
-    ("s", "start a run of the selected pipeline on HEAD"),
+    ("s", "start the selected pipeline on HEAD"),
     ("c", "cancel the shown run"),
     ("a", "open the approval dialog"),
     ("h", "history of every run"),
@@ -39,5 +39,6 @@ class HelpScreen(ModalScreen[None]):
         for key, what in KEYS:
             lines.append(f"\n[b]{key}[/b]" if not what else f"  [b cyan]{key:<12}[/] {what}")
         with Vertical(classes="dialog help"):
-            yield Static("[b]Keys[/b]" + "\n".join(lines))
+            with VerticalScroll():
+                yield Static("[b]Keys[/b]" + "\n".join(lines))
             yield Static("[dim]escape to close[/]")

@@ -45,7 +45,7 @@ class HistoryScreen(Screen[str | None]):
                 )
                 yield Select([(s.value, s.value) for s in Status], prompt="status", id="status")
                 yield Input(placeholder="commit, subject, approver…", id="text")
-            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="history-runs", cursor_type="row", zebra_stripes=True)
             yield Static("", id="count")
         yield Footer()
 
@@ -60,12 +60,12 @@ class HistoryScreen(Screen[str | None]):
         table.focus()
 
     def matches(self, run: RunRecord) -> bool:
-        pipeline = self.query_one("#pipeline", Select).value
-        status = self.query_one("#status", Select).value
+        pipeline = self.query_one("#pipeline", Select)
+        status = self.query_one("#status", Select)
         text = self.query_one("#text", Input).value.strip().lower()
-        if pipeline not in (Select.BLANK, None) and run.pipeline != pipeline:
+        if not pipeline.is_blank() and run.pipeline != pipeline.value:
             return False
-        if status not in (Select.BLANK, None) and run.status != status:
+        if not status.is_blank() and run.status != status.value:
             return False
         if text:
             haystack = " ".join(

@@ -75,6 +75,7 @@ class MainScreen(Screen[None]):
         """Until the user moves in the graph, the graph selects the most telling action."""
         self.detail: RunDetail | None = None
         self._ticks = 0
+        self._refresh_queued = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -138,9 +139,10 @@ class MainScreen(Screen[None]):
             self.detail = store.detail(store.find_run(key)) if key else None
         except StoreError:
             self.detail = None
-        self.query_one(RunList).show(rows, key)
+        self.query_one(RunList).show(rows, key, ages=self._ticks % 25 == 0)
         graph = self.query_one(StageGraph)
-        graph.detail = self.detail
+        if graph.detail != self.detail or self._animated():
+            graph.detail = self.detail
         if self.auto_action and self.detail is not None:
             telling = self._telling_action(self.detail)
             if telling is not None:
@@ -150,6 +152,20 @@ class MainScreen(Screen[None]):
         if self._ticks % 10 == 1:
             self._show_header()
         self._check_dialog()
+
+    def _animated(self) -> bool:
+        """Spinners and elapsed times move only while something runs."""
+        return self.detail is not None and self.detail.run.status.active
+
+    def queue_refresh(self) -> None:
+        """One refresh for a burst of events (eight actions starting at once), not eight."""
+        if not self._refresh_queued:
+            self._refresh_queued = True
+            self.call_after_refresh(self._queued_refresh)
+
+    def _queued_refresh(self) -> None:
+        self._refresh_queued = False
+        self.refresh_state()
 
     @staticmethod
     def _telling_action(detail: RunDetail) -> tuple[str, str] | None:
@@ -237,6 +253,9 @@ class MainScreen(Screen[None]):
             self.notify(
                 f"{event.run} {event.status}", severity="information" if ok else "error", timeout=8
             )
+        if not isinstance(event, ApprovalRequested):
+            self.queue_refresh()
+            return
         self.refresh_state()
         if (
             isinstance(event, ApprovalRequested)

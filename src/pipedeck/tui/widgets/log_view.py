@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -35,7 +36,7 @@ INDEX_STEP = 16 * 1024 * 1024
 """Bytes per `index_more` call in the worker: progress shows and cancelling is noticed."""
 TAIL_LINES = 500
 """Lines shown, and scrollable, while a big file is still being indexed."""
-CACHE_LINES = 4000
+CACHE_LINES = 1000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 # C0 controls other than tab and escape would move the terminal's cursor: drop them.
 _CONTROLS = dict.fromkeys([*range(0, 9), *range(10, 27), *range(28, 32), 127])
@@ -70,8 +71,8 @@ class LogView(ScrollView, can_focus=True):
         ("f", "follow", "Follow"),
         ("t", "toggle('show_timestamps')", "Times"),
         ("slash", "search", "Search"),
-        ("n", "next_hit", "Next hit"),
-        ("N", "previous_hit", "Previous hit"),
+        Binding("n", "next_hit", "Next hit", show=False),
+        Binding("N", "previous_hit", "Previous hit", show=False),
     ]
 
     following: reactive[bool] = reactive(True, init=False)
@@ -289,7 +290,7 @@ class LogView(ScrollView, can_focus=True):
         if line is None:
             return Strip.blank(0)
         text = _to_text(line)
-        if number in self.hits:
+        if self._tail is None and number in self.hits:  # hits count lines from the top
             match = self.get_component_rich_style("log-view--match")
             text.highlight_words([self.hits.pattern], match, case_sensitive=False)
             if self.hits.is_current(number):

@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock, age
-from pipedeck.tui.look import COLOURS, icon
+from pipedeck.tui.look import COLOURS, ICONS
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,12 @@ class RunList(OptionList):
         self.clock = clock
         self._rows: list[PipelineRow] = []
 
-    def show(self, rows: list[PipelineRow], selected: str | None) -> None:
-        """Redraw with `rows`, keeping `selected` (a run key) highlighted."""
+    def show(self, rows: list[PipelineRow], selected: str | None, ages: bool = False) -> None:
+        """Redraw with `rows`, keeping `selected` (a run key) highlighted; `ages` also
+        re-dates unchanged rows (their "3m ago" moves on)."""
         if rows == self._rows and self.option_count:
-            self._refresh_ages(rows)
+            if ages:
+                self._refresh_ages(rows)
             return
         self._rows = rows
         options: list[Option] = []
@@ -70,7 +72,7 @@ class RunList(OptionList):
 
     def _label(self, run: RunRecord) -> Text:
         label = Text("   ")
-        label.append(icon(run.status, self.clock.spinner_frame(10)), style=COLOURS[run.status])
+        label.append(ICONS[run.status], style=COLOURS[run.status])
         label.append(f" #{run.number:<4}", style="bold")
         label.append(f"{run.commit[:7]} ", style="cyan")
         label.append(age(self.clock, run.created_at), style="dim")
