@@ -84,6 +84,8 @@ async def streaming(root: Path, lines: int) -> None:
         def tick() -> None:
             now = time.perf_counter()
             gaps.append(now - last_tick[0])
+            if gaps[-1] > 0.03 and os.environ.get("BENCH_TRACE"):
+                print(f"    gap {gaps[-1] * 1000:.0f} ms at {now - started:.3f} s")
             last_tick[0] = now
             peak[0] = max(peak[0], rss_mb()) if len(gaps) % 10 == 0 else peak[0]
             for view in app.main.query_one(LogPanes).views():
@@ -94,8 +96,8 @@ async def streaming(root: Path, lines: int) -> None:
 
         assert app.engine is not None
         app.engine.bus.subscribe(listen)
-        app.main.set_interval(0.01, tick)
         started = time.perf_counter()
+        app.main.set_interval(0.01, tick)
         app.main.start_named("stream")
         await asyncio.wait_for(done.wait(), 300)
         ran = time.perf_counter() - started

@@ -51,7 +51,8 @@ class LogIndex:
         # Newline positions of recently read blocks: rendering a screen asks for the same
         # one or two blocks over and over. Keyed by (block, end read) so a block that was
         # partial when cached is simply read again once it has grown.
-        self._block_cache: dict[tuple[int, int], list[int]] = {}
+        self._block_cache: dict[int, tuple[int, list[int]]] = {}
+        """Block number -> (bytes scanned up to, newline offsets found there)."""
         self._open()
 
     # -- descriptor ---------------------------------------------------------------------
@@ -137,6 +138,10 @@ class LogIndex:
                 data = self._read(pos, min(READ_SIZE, target - pos))
                 if not data:
                     break
+                if pos + len(data) < size and (last := data.rfind(b"\n")) >= 0:
+                    # More of the file follows: publish whole lines only, so a reader never
+                    # sees half a line that is complete on disk.
+                    data = data[: last + 1]
                 # Count per block so every block boundary crossed gets its entry, then
                 # publish the whole read at once.
                 starts: list[int] = []
@@ -167,22 +172,27 @@ class LogIndex:
     # -- reading by line ----------------------------------------------------------------
 
     def _newline_positions(self, k: int, end: int) -> list[int]:
-        """Absolute offsets of the newlines in block `k`, read up to `end`."""
-        key = (k, end)
-        cached = self._block_cache.get(key)
-        if cached is not None:
-            return cached
+        """Absolute offsets of the newlines in block `k`, read up to `end`.
+
+        The last block of a growing log is asked for again and again with a larger `end`;
+        what was scanned before is kept and only the new bytes are read.
+        """
         start = k * self.block_size
-        data = self._read(start, end - start)
-        positions: list[int] = []
+        with self._lock:
+            cached = self._block_cache.get(k)
+        scanned, known = cached if cached is not None else (start, [])
+        if scanned >= end:
+            return known if scanned == end else [p for p in known if p < end]
+        data = self._read(scanned, end - scanned)
+        positions = list(known)
         at = data.find(b"\n")
         while at >= 0:
-            positions.append(start + at)
+            positions.append(scanned + at)
             at = data.find(b"\n", at + 1)
         with self._lock:
-            if len(self._block_cache) >= _NEWLINE_CACHE:
+            if len(self._block_cache) >= _NEWLINE_CACHE and k not in self._block_cache:
                 self._block_cache.clear()
-            self._block_cache[key] = positions
+            self._block_cache[k] = (end, positions)
         return positions
 
     def _newline_offset(self, j: int) -> int:
