@@ -90,9 +90,12 @@ async def streaming(root: Path, lines: int) -> None:
             peak[0] = max(peak[0], rss_mb()) if len(gaps) % 10 == 0 else peak[0]
             for view in app.main.query_one(LogPanes).views():
                 title = str(view.border_title)
-                if title in finished and title not in shown_last:
-                    if any(last_line == row.strip() for row in view.visible_lines()):
-                        shown_last[title] = now
+                if (
+                    title in finished
+                    and title not in shown_last
+                    and any(last_line == row.strip() for row in view.visible_lines())
+                ):
+                    shown_last[title] = now
 
         assert app.engine is not None
         app.engine.bus.subscribe(listen)

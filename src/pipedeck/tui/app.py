@@ -82,17 +82,24 @@ class PipedeckApp(App[None]):
                 self._quit_if,
             )
             return
-        await self._shutdown()
+        await self._close_engine_and_exit()
 
     async def _quit_if(self, yes: bool | None) -> None:
         if yes:
-            await self._shutdown()
+            await self._close_engine_and_exit()
 
-    async def _shutdown(self) -> None:
-        if self.engine is not None:
-            await self.engine.close()
-            self.engine = None
+    async def _close_engine_and_exit(self) -> None:
+        await self._close_engine()
         self.exit()
+
+    async def _close_engine(self) -> None:
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await engine.close()
+
+    async def on_unmount(self) -> None:
+        # However the app ends (an error, a test harness), its runs stop and the lease goes.
+        await self._close_engine()
 
 
 def make_app(

@@ -7,6 +7,7 @@ state — it asks the engine (`start`, `approve`, `reject`, `cancel`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -17,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pipedeck.definition import Pipeline, Problem
+from pipedeck.definition.errors import display_path
 from pipedeck.engine import Engine, EngineError, Project, RequestError
 from pipedeck.engine.events import (
     ApprovalDecided,
@@ -40,6 +42,11 @@ from pipedeck.tui.widgets.stage_graph import StageGraph
 TICK = 0.2
 RUNS_PER_PIPELINE = 8
 FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED, Status.INTERRUPTED)
+
+
+def _shown(problem: Problem) -> str:
+    """A problem as the CLI prints it: the file relative to where the console was started."""
+    return str(replace(problem, path=display_path(problem.path)))
 
 
 class MainScreen(Screen[None]):
@@ -117,7 +124,7 @@ class MainScreen(Screen[None]):
         for path in sorted({p.path for p in self.problems}):
             if path.stem not in names:
                 first = next(p for p in self.problems if p.path == path)
-                rows.append(PipelineRow(path.stem, store.runs(path.stem, limit=3), str(first)))
+                rows.append(PipelineRow(path.stem, store.runs(path.stem, limit=3), _shown(first)))
         return rows
 
     def shown_run_key(self, rows: list[PipelineRow]) -> str | None:
@@ -186,7 +193,7 @@ class MainScreen(Screen[None]):
         broken = [p for p in self.problems if p.path.stem == self.selected_pipeline]
         problems.display = bool(broken) and self.pinned_run is None
         if broken:
-            text = "\n".join(str(p) for p in broken)
+            text = "\n".join(_shown(p) for p in broken)
             problems.update(f"[b red]This pipeline file does not load:[/]\n{text}")
 
     def _show_logs(self) -> None:

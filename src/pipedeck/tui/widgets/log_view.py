@@ -256,7 +256,8 @@ class LogView(ScrollView, can_focus=True):
         index = self._index
         if index is None:
             return
-        lines = f"{index.line_count:,} lines"
+        count = index.line_count
+        lines = f"{count:,} line{'' if count == 1 else 's'}"
         if self._tail is not None:
             lines = f"indexing {index.size_indexed / max(1, index.size):.0%}"
         parts = ("following" if self.following else "paused", lines, self.hits.describe())

@@ -47,6 +47,7 @@ class RunList(OptionList):
         if rows == self._rows and self.option_count:
             if ages:
                 self._refresh_ages(rows)
+            self._highlight(selected)
             return
         self._rows = rows
         options: list[Option] = []
@@ -60,10 +61,15 @@ class RunList(OptionList):
             options.extend(Option(self._label(run), id=run.key) for run in row.runs)
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.set_options(options)
-        target = selected or highlighted
-        if target is not None:
+        self._highlight(selected or highlighted)
+
+    def _highlight(self, key: str | None) -> None:
+        if key is None:
+            return
+        current = self.highlighted_option.id if self.highlighted_option else None
+        if key != current:
             with contextlib.suppress(KeyError):
-                self.highlighted = self.get_option_index(target)
+                self.highlighted = self.get_option_index(key)
 
     def _refresh_ages(self, rows: list[PipelineRow]) -> None:
         for row in rows:

@@ -1,0 +1,612 @@
+"""The console's scenes, built for real: the README screenshots and the snapshot tests.
+
+Each scene makes a small repository whose commits are identical on every machine (fixed
+authors and dates), runs its pipelines with the real engine, and then rewrites every time in
+the run history to fixed values. With the console's clock frozen as well, a scene looks the
+same wherever and whenever it is drawn.
+
+`screenshots/generate.py` saves them as SVG files; `tests/tui/test_snapshots.py` compares them
+with the committed snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from pipedeck.engine import Engine, Project, Settings
+from pipedeck.store import RunRecord, Status
+from pipedeck.store.db import format_time, parse_time
+from pipedeck.store.layout import DB_NAME
+from pipedeck.tui.app import PipedeckApp
+from pipedeck.tui.clock import Clock
+from pipedeck.tui.screens.approval import ApprovalDialog
+from pipedeck.tui.screens.history import HistoryScreen
+from pipedeck.tui.screens.log_screen import LogScreen
+from pipedeck.tui.widgets.log_panes import LogPanes
+from pipedeck.tui.widgets.log_view import LogView
+
+FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+"""The console's now in every scene."""
+SETTINGS = Settings(kill_grace=0.5, poll_interval=0.05)
+REPO_NAME = "shop"
+WIDE, SMALL = (120, 40), (80, 24)
+
+# --- the repository ----------------------------------------------------------------------------
+
+PEOPLE = {
+    "ada": ("Ada Lovelace", "ada@example.invalid"),
+    "grace": ("Grace Hopper", "grace@example.invalid"),
+    "alan": ("Alan Turing", "alan@example.invalid"),
+}
+
+CHECKOUT_OK = "def total(cart):\n    return sum(item.price for item in cart) * 107 // 100\n"
+CHECKOUT_BROKEN = "def total(cart):\n    return round(sum(item.price for item in cart) * 1.07)\n"
+
+TESTS = [
+    "cart_adds_items",
+    "cart_removes_items",
+    "cart_merges_duplicates",
+    "cart_is_empty_at_first",
+    "catalog_lists_products",
+    "catalog_searches_by_name",
+    "catalog_hides_archived",
+    "prices_are_in_cents",
+    "prices_round_half_up",
+    "payments_accepts_cards",
+    "payments_refuses_expired_cards",
+    "payments_records_receipts",
+    "checkout_requires_an_address",
+    "checkout_total_includes_tax",
+    "checkout_sends_confirmation",
+    "checkout_empties_the_cart",
+]
+
+
+def pipeline_yaml(hold_tests: bool = False) -> str:
+    """Source → Build (2 in parallel) → Test (2 in parallel) → Approve → Deploy."""
+    hold = "\n          sleep 60" if hold_tests else ""
+    names = " ".join(TESTS)
+    return f"""\
+name: ci
+stages:
+  - name: Source
+    actions:
+      - {{name: checkout, kind: source, outputs: [source]}}
+
+  - name: Build
+    actions:
+      - name: compile
+        kind: build
+        inputs: [source]
+        run: |
+          echo "compiling shop (4 modules)"
+          for m in cart catalog checkout payments; do echo "  compiled src/$m.py"; done
+          echo "done: 4 modules, 0 warnings"
+      - name: assets
+        kind: build
+        inputs: [source]
+        outputs: [bundle]
+        run: |
+          echo "bundling 12 images, 3 stylesheets"
+          echo "shop" > "$PIPEDECK_OUTPUT_BUNDLE/shop.txt"
+          echo "bundle: 184 KiB"
+
+  - name: Test
+    actions:
+      - name: unit
+        kind: test
+        inputs: [source]
+        run: |
+          echo "collected {len(TESTS)} tests"
+          failed=0
+          for t in {names}; do
+            if [ "$t" = checkout_total_includes_tax ] && grep -q round src/checkout.py; then
+              echo "FAIL test_$t"
+              echo "     expected total(cart) == 10700, got 10701"
+              failed=1
+            else
+              echo "ok   test_$t"
+            fi
+          done{hold}
+          if [ "$failed" = 1 ]; then echo "{len(TESTS) - 1} passed, 1 failed"; exit 1; fi
+          echo "{len(TESTS)} passed"
+      - name: lint
+        kind: test
+        inputs: [source]
+        run: |
+          echo "checking 4 files"
+          echo "src/cart.py: ok"
+          echo "src/catalog.py: ok"
+          echo "src/checkout.py: ok"
+          echo "src/payments.py: ok"{hold}
+          echo "lint clean"
+
+  - name: Approve
+    actions:
+      - name: release
+        kind: approval
+        message: "Ship #{{source.commit_short}} (#{{source.subject}}) to production?"
+        timeout: 1h
+
+  - name: Deploy
+    actions:
+      - name: production
+        kind: deploy
+        environment: production
+        inputs: [bundle]
+        run: echo "released shop"
+"""
+
+
+NIGHTLY = """\
+name: nightly
+stages:
+  - name: Check
+    actions:
+      - {name: audit, kind: test, run: 'echo "0 vulnerable packages"'}
+"""
+
+
+class Repo:
+    """A repository whose commit SHAs depend only on what the scene commits."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._commits = 0
+        root.mkdir(parents=True)
+        self._git("init", "-q", "-b", "main")
+        # Deployments tag the repository through the engine: give it an identity of its own.
+        self._git("config", "user.name", "pipedeck")
+        self._git("config", "user.email", "pipedeck@example.invalid")
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+        ).stdout.strip()
+
+    def commit(self, message: str, author: str, files: dict[str, str]) -> str:
+        for name, text in files.items():
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        self._commits += 1
+        name, email = PEOPLE[author]
+        date = f"2026-01-01T{8 + self._commits:02d}:00:00+00:00"
+        env = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_AUTHOR_DATE": date,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+            "GIT_COMMITTER_DATE": date,
+        }
+        self._git("add", "-A")
+        self._git("-c", "commit.gpgsign=false", "commit", "-q", "-m", message, env=env)
+        return self._git("rev-parse", "HEAD")
+
+
+def start_shop(parent: Path) -> Repo:
+    repo = Repo(parent / REPO_NAME)
+    repo.commit(
+        "Start the shop",
+        "ada",
+        {
+            "README.md": "# shop\n\nA small web shop.\n",
+            "src/cart.py": "class Cart(list):\n    pass\n",
+            "src/checkout.py": CHECKOUT_OK,
+        },
+    )
+    repo.commit("Add the delivery pipeline", "ada", {"pipelines/ci.yml": pipeline_yaml()})
+    return repo
+
+
+# --- running pipelines headless -------------------------------------------------------------
+
+
+async def run_through(
+    root: Path, name: str = "ci", decision: tuple[str, str, str | None] | None = None
+) -> RunRecord:
+    """Run pipeline `name` on HEAD to its end; `decision` answers its approval:
+    (approved|rejected, who, comment)."""
+    project = Project.open(root)
+    engine = Engine(project, SETTINGS)
+    try:
+        store = project.store
+        run = await engine.start(project.pipeline(name))
+        if decision is not None:
+            result, by, comment = decision
+            while store.run_by_id(run.id).status.active and not store.waiting_approvals(run.id):
+                await asyncio.sleep(0.02)
+            current = store.run_by_id(run.id)
+            if current.status.active:
+                if result == "approved":
+                    engine.approve(current, comment, by=by)
+                else:
+                    engine.reject(current, comment or "no", by=by)
+        return await engine.wait(run)
+    finally:
+        await engine.close()
+        project.close()
+
+
+# --- fixed times -------------------------------------------------------------------------------
+
+NEWEST_RUN_AGE = timedelta(seconds=95)
+RUN_SPACING = timedelta(minutes=47)
+DURATIONS = {
+    "source": 0.6,
+    "approval": 134.0,
+}
+
+
+def _duration(kind: str, name: str) -> float:
+    """A plausible, fixed time for an action to take."""
+    return DURATIONS.get(kind, 1.1 + 0.9 * (sum(map(ord, name)) % 5))
+
+
+def normalise(state_dir: Path) -> None:
+    """Rewrite every time in the run history to a fixed value, keeping the order of events.
+
+    The newest run was created `NEWEST_RUN_AGE` before `FROZEN`, older ones `RUN_SPACING`
+    apart; inside a run, stages and run-order groups follow each other and every action
+    takes a fixed time for its kind and name. Unfinished parts keep no end.
+    """
+    db = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        runs = db.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        for index, run in enumerate(runs):
+            created = FROZEN - NEWEST_RUN_AGE - RUN_SPACING * (len(runs) - 1 - index)
+            _normalise_run(db, run, created)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()
+
+
+def _normalise_run(db: sqlite3.Connection, run: sqlite3.Row, created: datetime) -> None:
+    def stamp(moment: datetime | None) -> str | None:
+        return None if moment is None else format_time(moment)
+
+    clock = created + timedelta(seconds=0.8)
+    started = clock if run["started_at"] else None
+    stages = db.execute("SELECT * FROM stages WHERE run_id = ? ORDER BY position", (run["id"],))
+    for stage in stages.fetchall():
+        actions = db.execute(
+            "SELECT * FROM actions WHERE stage_id = ? ORDER BY run_order, position", (stage["id"],)
+        ).fetchall()
+        stage_start = clock
+        for order in sorted({a["run_order"] for a in actions}):
+            group_end = clock
+            for action in (a for a in actions if a["run_order"] == order):
+                begin = clock if action["started_at"] else None
+                end = None
+                if action["finished_at"]:
+                    end = (begin or clock) + timedelta(
+                        seconds=_duration(action["kind"], action["name"])
+                    )
+                    group_end = max(group_end, end)
+                db.execute(
+                    "UPDATE actions SET started_at = ?, finished_at = ? WHERE id = ?",
+                    (stamp(begin), stamp(end), action["id"]),
+                )
+                approval = db.execute(
+                    "SELECT requested_at, expires_at FROM approvals WHERE action_id = ?",
+                    (action["id"],),
+                ).fetchone()
+                if approval is not None:
+                    asked = begin or clock
+                    wait = parse_time(approval["expires_at"]) - parse_time(approval["requested_at"])
+                    db.execute(
+                        "UPDATE approvals SET requested_at = ?, expires_at = ?, decided_at = ?"
+                        " WHERE action_id = ?",
+                        (
+                            stamp(asked),
+                            stamp(asked + timedelta(seconds=round(wait.total_seconds()))),
+                            stamp(end),
+                            action["id"],
+                        ),
+                    )
+                db.execute(
+                    "UPDATE deployments SET deployed_at = ? WHERE action_id = ?",
+                    (stamp(end or clock), action["id"]),
+                )
+            clock = group_end
+        db.execute(
+            "UPDATE stages SET started_at = ?, finished_at = ? WHERE id = ?",
+            (
+                stamp(stage_start if stage["started_at"] else None),
+                stamp(clock if stage["finished_at"] else None),
+                stage["id"],
+            ),
+        )
+    db.execute(
+        "UPDATE runs SET created_at = ?, started_at = ?, finished_at = ? WHERE id = ?",
+        (
+            stamp(created),
+            stamp(started),
+            stamp(clock if run["finished_at"] else None),
+            run["id"],
+        ),
+    )
+
+
+# --- waiting for the console ---------------------------------------------------------------------
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the console never showed {what}")
+        await pilot.pause(0.05)
+
+
+def _app(pilot: Pilot[None]) -> PipedeckApp:
+    app = pilot.app
+    assert isinstance(app, PipedeckApp)
+    return app
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Rewrite the times, and wait until the console has drawn them; drop the toasts."""
+    app = _app(pilot)
+    normalise(app.project.state_dir)
+    main = app.main
+
+    def redrawn() -> bool:
+        return main.detail is not None and parse_time(main.detail.run.created_at) < FROZEN
+
+    await until(pilot, redrawn, "the fixed times")
+    await pilot.pause(0.3)  # a full refresh tick after the one that read them
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def _pane_lines(app: PipedeckApp) -> list[int]:
+    return [view.line_count for view in app.main.query_one(LogPanes).views()]
+
+
+async def _logs_shown(pilot: Pilot[None], lines: list[int]) -> None:
+    app = _app(pilot)
+    await until(pilot, lambda: sorted(_pane_lines(app)) == sorted(lines), f"logs of {lines} lines")
+
+
+# --- another shell running a pipeline ----------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """A scene's repository, and the `pipedeck run` still driving its newest run, if any."""
+
+    root: Path
+    engine: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Cancel the background run as Ctrl-C would (twice if it must), and wait for it."""
+        proc = self.engine
+        if proc is None:
+            return
+        for sig in (signal.SIGINT, signal.SIGINT, signal.SIGKILL):
+            if proc.poll() is not None:
+                break
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                continue
+        proc.wait()
+
+
+def _spawn_run(root: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipedeck", "run", "ci"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def run_in_background(root: Path, reached: Callable[[Project], bool], what: str) -> Built:
+    """`pipedeck run ci` in another process, left going once `reached` holds."""
+    built = Built(root, _spawn_run(root))
+    proc = built.engine
+    assert proc is not None
+    project = Project.open(root)
+    try:
+        deadline = time.monotonic() + 30
+        while not reached(project):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"`pipedeck run ci` never reached {what}")
+            await asyncio.sleep(0.05)
+    except BaseException:
+        built.stop()
+        raise
+    finally:
+        project.close()
+    return built
+
+
+def _newest(project: Project) -> RunRecord | None:
+    runs = project.store.runs("ci", limit=1)
+    return runs[0] if runs else None
+
+
+def _tests_printed(project: Project) -> bool:
+    """Both test actions run, and have printed all they print before pausing."""
+    run = _newest(project)
+    if run is None or run.number < 2:
+        return False
+    wanted = {"unit": len(TESTS) + 1, "lint": 5}
+    for stage, action in project.store.detail(run).actions():
+        if stage.name == "Test":
+            record = action.action
+            if record.status is not Status.RUNNING or not record.log_path:
+                return False
+            path = Path(record.log_path)
+            if not path.exists() or path.read_bytes().count(b"\n") != wanted[record.name]:
+                return False
+    return True
+
+
+def _waiting(project: Project) -> bool:
+    run = _newest(project)
+    return run is not None and run.number >= 2 and run.status is Status.WAITING
+
+
+# --- scenes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    """Also the screenshot's file name."""
+    size: tuple[int, int]
+    build: Callable[[Path], Coroutine[None, None, Built]]
+    """Makes the repository (and its history) under a directory."""
+    prepare: Callable[[Pilot[None]], Awaitable[None]]
+    """Brings the open console to the state shown."""
+
+
+def make_app(root: Path) -> PipedeckApp:
+    """The console the CLI opens, with its clock frozen."""
+    return PipedeckApp(Project.open(root), clock=Clock(frozen_at=FROZEN), settings=SETTINGS)
+
+
+async def stop_engine(app: PipedeckApp) -> None:
+    """Stop whatever the console's own engine still runs."""
+    if app.engine is not None:
+        await app.engine.close()
+
+
+async def _in_progress_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    await run_through(repo.root, "ci", ("approved", "ada", None))
+    repo.commit(
+        "Add a cart summary", "grace", {"src/cart.py": "class Cart(list):\n    total = 0\n"}
+    )
+    # The scene's only difference: the tests pause once they have printed.
+    repo.commit("Profile the test suite", "alan", {"pipelines/ci.yml": pipeline_yaml(True)})
+    return await run_in_background(repo.root, _tests_printed, "both test actions running")
+
+
+async def _in_progress(pilot: Pilot[None]) -> None:
+    # Both test actions have printed every line and pause: two panes, side by side.
+    await _logs_shown(pilot, [len(TESTS) + 1, 5])
+    await settle(pilot)
+
+
+async def _failed_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    await run_through(repo.root, "ci", ("approved", "ada", "looks good"))
+    repo.commit("Round totals to whole cents", "grace", {"src/checkout.py": CHECKOUT_BROKEN})
+    failed = await run_through(repo.root, "ci")
+    assert failed.status is Status.FAILED, failed
+    return Built(repo.root)
+
+
+async def _failed(pilot: Pilot[None]) -> None:
+    await _logs_shown(pilot, [len(TESTS) + 3])
+    await settle(pilot)
+
+
+async def _log(pilot: Pilot[None]) -> None:
+    await _failed(pilot)
+    app = _app(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, LogScreen), "the log screen")
+    view = app.screen.query_one(LogView)
+    await until(pilot, lambda: view.line_count == len(TESTS) + 3, "the whole log")
+
+
+async def _approval_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    await run_through(repo.root, "ci", ("approved", "ada", None))
+    repo.commit(
+        "Add a cart summary", "grace", {"src/cart.py": "class Cart(list):\n    total = 0\n"}
+    )
+    repo.commit("Accept gift cards", "alan", {"src/payments.py": "CARDS = ['gift']\n"})
+    return await run_in_background(repo.root, _waiting, "the approval")
+
+
+async def _approval(pilot: Pilot[None]) -> None:
+    app = _app(pilot)
+    await _logs_shown(pilot, [1])
+    await settle(pilot)
+    await pilot.press("a")
+    await until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, ApprovalDialog)
+            and app.focused is not None
+            and app.focused.id == "approve"
+        ),
+        "the approval dialog",
+    )
+
+
+async def _history_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    root = repo.root
+    await run_through(root, "ci", ("approved", "ada", "first release"))
+    repo.commit("Round totals to whole cents", "grace", {"src/checkout.py": CHECKOUT_BROKEN})
+    await run_through(root, "ci")
+    repo.commit("Keep totals exact", "alan", {"src/checkout.py": CHECKOUT_OK})
+    await run_through(root, "ci", ("rejected", "grace", "not during the sale"))
+    repo.commit("Audit dependencies every night", "ada", {"pipelines/nightly.yml": NIGHTLY})
+    await run_through(root, "nightly")
+    await run_through(root, "ci", ("approved", "alan", "sale is over"))
+    return Built(root)
+
+
+async def _history(pilot: Pilot[None]) -> None:
+    app = _app(pilot)
+    await _logs_shown(pilot, [1])
+    await settle(pilot)
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(app.screen, HistoryScreen), "the history")
+    screen = app.screen
+    await until(pilot, lambda: screen.is_mounted, "the history")
+    count = screen.query_one("#count", Static)
+    await until(pilot, lambda: bool(str(count.visual)), "the history's rows")
+
+
+async def _small(pilot: Pilot[None]) -> None:
+    await _logs_shown(pilot, [1])
+    await settle(pilot)
+
+
+SCENES = {
+    scene.name: scene
+    for scene in (
+        Scene("main", WIDE, _in_progress_repo, _in_progress),
+        Scene("failed", WIDE, _failed_repo, _failed),
+        Scene("approval", WIDE, _approval_repo, _approval),
+        Scene("history", WIDE, _history_repo, _history),
+        Scene("log", WIDE, _failed_repo, _log),
+        Scene("small", SMALL, _history_repo, _small),
+    )
+}

@@ -1,0 +1,129 @@
+"""Console fixtures: the real app on a real repository, driven through Pilot.
+
+`console()` opens the app the CLI opens (a `Project` on a temporary repository, a real engine
+with fast settings) and, however the test ends, stops the engine so no action outlives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from pipedeck.engine import Project
+from pipedeck.store import RunRecord, Status
+from pipedeck.tui.app import PipedeckApp
+from pipedeck.tui.clock import Clock
+from tests.conftest import FAST, RepoMaker
+
+SIZE = (120, 40)
+
+
+CI = """
+name: ci
+stages:
+  - name: Source
+    actions:
+      - {name: checkout, kind: source, outputs: [source]}
+  - name: Build
+    actions:
+      - {name: compile, kind: build, inputs: [source], run: 'echo compiled; sleep 0.2'}
+      - name: package
+        kind: build
+        inputs: [source]
+        outputs: [app]
+        run: 'echo packed > "$PIPEDECK_OUTPUT_APP/app.txt"; echo packaged; sleep 0.2'
+  - name: Test
+    actions:
+      - {name: unit, kind: test, inputs: [source], run: 'echo "3 passed"; sleep 0.2'}
+  - name: Approval
+    actions:
+      - name: gate
+        kind: approval
+        message: "Ship #{source.commit_short} to staging?"
+        timeout: 1h
+  - name: Deploy
+    actions:
+      - {name: staging, kind: deploy, environment: staging, run: 'echo deployed; sleep 0.2'}
+"""
+"""Source → Build (two parallel actions) → Test → Approval → Deploy, all quick."""
+
+SLOW = """
+name: slow
+stages:
+  - name: Work
+    actions:
+      - {name: wait, kind: build, run: 'echo started; sleep 30'}
+"""
+"""A run that stays active until it is cancelled."""
+
+
+@pytest.fixture
+def ci_repo(repo: RepoMaker) -> RepoMaker:
+    repo.commit("Start the shop")
+    repo.pipeline(CI)
+    repo.commit("Add the delivery pipeline")
+    return repo
+
+
+@asynccontextmanager
+async def console(
+    root: Path, *, size: tuple[int, int] = SIZE, clock: Clock | None = None
+) -> AsyncIterator[tuple[PipedeckApp, Pilot[None]]]:
+    """The console on `root`, its first refresh done; its engine is closed at the end."""
+    project = Project.open(root)
+    app = PipedeckApp(project, clock=clock, settings=FAST)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            try:
+                yield app, pilot
+            finally:
+                if app.engine is not None:
+                    await app.engine.close()
+                    await pilot.pause()
+    finally:
+        if app.engine is not None:
+            await app.engine.close()
+        project.close()
+
+
+async def until(
+    pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 20.0
+) -> None:
+    """Let the app run until `condition` holds; fail saying `what` never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def latest(app: PipedeckApp, pipeline: str = "ci") -> RunRecord | None:
+    runs = app.project.store.runs(pipeline, limit=1)
+    return runs[0] if runs else None
+
+
+def status_of(app: PipedeckApp, pipeline: str = "ci") -> Status | None:
+    run = latest(app, pipeline)
+    return run.status if run else None
+
+
+def action_statuses(app: PipedeckApp, run: RunRecord) -> dict[str, Status]:
+    detail = app.project.store.detail(app.project.store.run_by_id(run.id))
+    return {f"{s.name}/{a.action.name}": a.action.status for s, a in detail.actions()}
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, markup removed."""
+    return str(getattr(widget.visual, "plain", widget.visual))
+
+
+def notifications(app: PipedeckApp) -> list[str]:
+    """The messages of the toasts the app shows now (Textual has no public reader)."""
+    return [n.message for n in app._notifications]

@@ -1,0 +1,186 @@
+"""The approval dialog: what is about to ship, then approve, reject, later, or decided elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Static
+
+from pipedeck.engine import current_user, requests
+from pipedeck.store import Status, Store
+from pipedeck.tui.app import PipedeckApp
+from pipedeck.tui.screens.approval import ApprovalDialog
+from pipedeck.tui.screens.main import MainScreen
+from tests.conftest import RepoMaker, git, run_cli
+from tests.tui.conftest import action_statuses, console, latest, notifications, text_of, until
+
+
+async def dialog_opens(app: PipedeckApp, pilot: Pilot[None]) -> ApprovalDialog:
+    """Start ci with `s` and wait for the dialog to pop up by itself."""
+    await pilot.press("s")
+    await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the approval dialog")
+    dialog = app.screen
+    assert isinstance(dialog, ApprovalDialog)
+    # Focus starts on Approve, so `a` and `r` act at once.
+    await until(
+        pilot,
+        lambda: isinstance(app.focused, Button) and app.focused.id == "approve",
+        "the focus on Approve",
+    )
+    return dialog
+
+
+def shown(dialog: ApprovalDialog, selector: str) -> str:
+    return text_of(dialog.query_one(selector, Static))
+
+
+def approval_of(app: PipedeckApp) -> tuple[Status, Status, str | None, str | None, str | None]:
+    """(run status, gate status, result, decided_by, comment) of the latest ci run."""
+    run = latest(app)
+    assert run is not None
+    detail = app.project.store.detail(run)
+    gate = detail.stages[3].actions[0]
+    assert gate.approval is not None
+    approval = gate.approval
+    return run.status, gate.action.status, approval.result, approval.decided_by, approval.comment
+
+
+async def test_the_dialog_shows_what_is_about_to_ship(ci_repo: RepoMaker) -> None:
+    head = git(ci_repo.root, "rev-parse", "--short=7", "HEAD")
+    first = git(ci_repo.root, "rev-parse", "--short=7", "HEAD~1")
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        assert dialog.key == "ci/1:Approval/gate"
+        assert "Approve ci/1 · Approval/gate" in shown(dialog, ".title")
+        assert shown(dialog, ".message") == f"Ship {head} to staging?"
+        commits = shown(dialog, ".commits").splitlines()
+        assert commits[0] == "Commits going out (2)"
+        assert commits[1].split() == [head, "Add", "the", "delivery", "pipeline", "Test", "Author"]
+        assert commits[2].split() == [first, "Start", "the", "shop", "Test", "Author"]
+        assert shown(dialog, ".tests").splitlines() == ["Tests", "  ✔ succeeded Test/unit"]
+        assert shown(dialog, ".artifacts").splitlines() == ["Artifacts", "  source, app"]
+        assert re.fullmatch(r"times out in (59m \d\ds|1h 00m)", shown(dialog, "#remaining"))
+        await pilot.press("escape")
+
+
+async def test_a_approves_and_the_run_succeeds(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        await dialog_opens(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
+        assert approval_of(app) == (
+            Status.SUCCEEDED,
+            Status.SUCCEEDED,
+            "approved",
+            current_user(),
+            None,
+        )
+        # Nothing waits any more: `a` says so instead of opening an empty dialog.
+        await pilot.press("a")
+        await until(
+            pilot,
+            lambda: any("ci/1 has no approval waiting" in n for n in notifications(app)),
+            "the warning",
+        )
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_r_needs_a_reason_then_rejects_with_it(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        await pilot.press("r")
+        assert shown(dialog, "#problem") == "A rejection needs a reason."
+        comment = dialog.query_one("#comment", Input)
+        assert comment.has_focus
+        assert app.screen is dialog
+        await pilot.press(*"not on a friday")  # `r` and `a` are text while typing here
+        assert comment.value == "not on a friday"
+        assert app.screen is dialog
+        await pilot.press("tab")
+        assert isinstance(app.focused, Button)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
+        assert approval_of(app) == (
+            Status.FAILED,
+            Status.REJECTED,
+            "rejected",
+            current_user(),
+            "not on a friday",
+        )
+        run = latest(app)
+        assert run is not None
+        assert action_statuses(app, run)["Deploy/staging"] is Status.SKIPPED
+
+
+async def test_shift_tab_then_clicking_reject_rejects(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        await pilot.press("r", *"flaky", "shift+tab")
+        assert not dialog.query_one("#comment", Input).has_focus
+        await pilot.click("#reject")
+        await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
+        assert approval_of(app)[2:] == ("rejected", current_user(), "flaky")
+
+
+async def test_escape_leaves_it_pending_and_a_reopens_it(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        await dialog_opens(app, pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await pilot.pause(0.3)
+        assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
+        assert isinstance(app.screen, MainScreen)  # it does not pop up again by itself
+
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog again")
+        await pilot.press("a")
+        await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
+
+
+async def test_an_approval_from_another_store_closes_the_dialog(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        await dialog_opens(app, pilot)
+        run = latest(app)
+        assert run is not None
+        other = Store(app.project.state_dir)
+        try:
+            requests.approve(other, other.run_by_id(run.id), "ship it", by="carol")
+        finally:
+            other.close()
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
+        await pilot.pause(0.3)
+        told = [n for n in notifications(app) if "was approved by" in n]
+        assert told == ["ci/1 was approved by carol"]
+        assert approval_of(app)[2:] == ("approved", "carol", "ship it")
+
+
+async def test_a_rejection_from_another_shell_closes_the_dialog(
+    ci_repo: RepoMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "dana")
+    monkeypatch.setenv("USER", "dana")
+    async with console(ci_repo.root) as (app, pilot):
+        await dialog_opens(app, pilot)
+        result = await asyncio.to_thread(
+            run_cli, "reject", "ci/1", "--comment", "wrong branch", cwd=ci_repo.root
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "ci/1: rejected by dana"
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
+        await pilot.pause(0.3)
+        told = [n for n in notifications(app) if "was rejected by" in n]
+        assert told == ["ci/1 was rejected by dana"]
+        assert approval_of(app) == (
+            Status.FAILED,
+            Status.REJECTED,
+            "rejected",
+            "dana",
+            "wrong branch",
+        )

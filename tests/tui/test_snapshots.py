@@ -1,0 +1,74 @@
+"""The console's main screens against committed SVG snapshots.
+
+The scenes are the README screenshots' (`screenshots/scenes.py`): real repositories with fixed
+commits, real runs, every time in the history rewritten to a fixed value and the console's
+clock frozen, so a snapshot is the same on every machine. Update them after a deliberate
+change with `uv run pytest tests/tui/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pipedeck.store import Store
+from tests.conftest import gone
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "screenshots"))
+import scenes
+
+SnapCompare = Callable[..., bool]
+
+
+def shoot(snap_compare: SnapCompare, tmp_path: Path, name: str) -> None:
+    """Build scene `name`, compare the console in that state with its snapshot, and check
+    that nothing the scene started outlives the console."""
+    scene = scenes.SCENES[name]
+    built = asyncio.run(scene.build(tmp_path))
+    try:
+        app = scenes.make_app(built.root)
+        try:
+            assert snap_compare(app, terminal_size=scene.size, run_before=scene.prepare)
+        finally:
+            asyncio.run(scenes.stop_engine(app))
+            app.project.close()
+    finally:
+        built.stop()
+    store = Store(app.project.state_dir)
+    try:
+        assert store.active_runs() == []
+        pids = [
+            action.action.pid
+            for run in store.runs()
+            for _, action in store.detail(run).actions()
+            if action.action.pid is not None
+        ]
+    finally:
+        store.close()
+    assert [pid for pid in pids if not gone(pid)] == []
+
+
+def test_a_run_in_progress_with_parallel_actions(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "main")
+
+
+def test_a_failed_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "failed")
+
+
+def test_the_approval_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "approval")
+
+
+def test_history(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "history")
+
+
+def test_the_full_screen_log(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "log")
+
+
+def test_the_main_screen_at_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "small")
