@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Static
 
+from pipedeck.definition.errors import display_path
 from pipedeck.engine import Project
 from pipedeck.store import Status
 from pipedeck.tui.app import PipedeckApp
@@ -110,7 +111,8 @@ async def test_a_broken_file_shows_its_problem_and_the_good_one_still_runs(
         assert "This pipeline file does not load" in shown
         where = ci_repo.root / "pipelines" / "broken.yml"
         # file:line:col of the bad `kind`, then what is wrong with it
-        assert re.search(rf"^{re.escape(str(where))}:6:\d+: .*'biuld'", shown, re.M), shown
+        shown_path = str(display_path(where))  # as the CLI prints it
+        assert re.search(rf"^{re.escape(shown_path)}:6:\d+: .*'biuld'", shown, re.M), shown
         await pilot.press("s")
         await until(pilot, lambda: bool(notifications(app)), "a warning")
         assert "Select a pipeline that loads" in notifications(app)[-1]

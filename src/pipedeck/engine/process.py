@@ -205,14 +205,15 @@ async def run_script(
     reader.start()
     try:
         pgid = proc.pid
-        if on_start is not None:
-            on_start(pgid)
         exited = asyncio.ensure_future(proc.wait())
         try:
+            if on_start is not None:
+                on_start(pgid)
             timed_out, cancelled = await _wait(exited, timeout, cancel)
-        except asyncio.CancelledError:
-            # The engine itself is stopping: the action's processes must not outlive it.
-            await asyncio.shield(end_group(pgid, grace))
+        except BaseException:
+            # The engine is stopping (or failed around us): the action's processes must not
+            # outlive it, and the script is reaped so nothing is left half-closed.
+            await asyncio.shield(_end_and_reap(pgid, grace, exited))
             raise
         # Stopped or finished, whatever is left in the group goes too.
         await end_group(pgid, grace)
@@ -225,6 +226,11 @@ async def run_script(
         await asyncio.shield(reader.done)
         log.close()
     return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
+
+
+async def _end_and_reap(pgid: int, grace: float, exited: asyncio.Future[int]) -> None:
+    await end_group(pgid, grace)
+    await exited
 
 
 async def _wait(
