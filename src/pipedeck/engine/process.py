@@ -2,8 +2,8 @@
 
 The script runs under `bash -eo pipefail` in a new session, so the whole tree it starts shares
 one process group. Output (stdout and stderr on one pipe, so their order is kept) is read in
-chunks by a thread, appended to the log file as it arrives, and handed to a callback on the
-event loop as whole lines. A timeout or a cancel sends SIGTERM to the group, waits a grace
+chunks straight from the pipe, appended to the log file as it arrives, and handed to a
+callback as whole lines. A timeout or a cancel sends SIGTERM to the group, waits a grace
 period, then SIGKILL; when the script ends on its own, anything it left running in its group is
 ended the same way, so no process of an action outlives it.
 """
@@ -14,10 +14,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import select
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,6 @@ from pipedeck.store.logs import LogWriter
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 1 << 16
-"""A pipe holds 64 KiB; reading that much at a time drains it in one call."""
 MAX_PENDING_LINE = 1 << 20
 """A line longer than this is passed on in pieces rather than held in memory without end."""
 KILL_WAIT = 5.0
@@ -43,67 +39,22 @@ class ProcessResult:
     cancelled: bool = False
 
 
-class _PipeReader(threading.Thread):
-    """Copies the action's output pipe to its log, off the event loop.
+class _Reader(asyncio.SubprocessProtocol):
+    """Writes each chunk to the log at once; forwards complete lines to `on_lines`."""
 
-    Reading and writing happen in this thread (both release the GIL), so a flood of output
-    costs the event loop — and the console drawn on it — nothing. Only when someone wants
-    the lines (`on_lines`) are whole-line batches handed to the loop, one per read.
-    """
-
-    def __init__(
-        self,
-        fd: int,
-        log: LogWriter,
-        on_lines: Callable[[bytes], None] | None,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        super().__init__(name=f"pipedeck-log-{fd}", daemon=True)
-        self._fd = fd
+    def __init__(self, log: LogWriter, on_lines: Callable[[bytes], None] | None) -> None:
         self._log = log
         self._on_lines = on_lines
-        self._loop = loop
-        self._stop_reading = threading.Event()
         self._pending = b""
-        self.done: asyncio.Future[None] = loop.create_future()
+        self._ends_with_newline = True
+        self.exited = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
 
-    def stop(self) -> None:
-        """Give up on the pipe (a daemon that left the group still holds it open)."""
-        self._stop_reading.set()
-
-    def run(self) -> None:
-        try:
-            self._copy()
-        finally:
-            os.close(self._fd)
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                self._loop.call_soon_threadsafe(self._finish)
-
-    def _finish(self) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
-
-    def _copy(self) -> None:
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN | select.POLLHUP)
-        ends_with_newline = True
-        while not self._stop_reading.is_set():
-            if not poller.poll(100):
-                continue
-            data = os.read(self._fd, READ_SIZE)
-            if not data:
-                break
-            self._log.write(data)
-            ends_with_newline = data.endswith(b"\n")
-            if self._on_lines is not None:
-                self._collect(data)
-        # A last line without its newline is completed, in the file and for listeners.
-        if not ends_with_newline:
-            self._log.write(b"\n")
-        if self._pending:
-            self._emit(self._pending + b"\n")
-
-    def _collect(self, data: bytes) -> None:
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self._log.write(data)
+        self._ends_with_newline = data.endswith(b"\n")
+        if self._on_lines is None:
+            return
         cut = data.rfind(b"\n")
         if cut < 0:
             self._pending += data
@@ -117,8 +68,24 @@ class _PipeReader(threading.Thread):
 
     def _emit(self, chunk: bytes) -> None:
         assert self._on_lines is not None
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._on_lines, chunk)
+        self._on_lines(chunk)
+
+    def flush(self) -> None:
+        """End of output: a last line without its newline is completed, in file and event."""
+        if not self._ends_with_newline:
+            self._log.write(b"\n")
+            self._ends_with_newline = True
+        if self._pending and self._on_lines is not None:
+            self._emit(self._pending + b"\n")
+        self._pending = b""
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -177,64 +144,57 @@ async def run_script(
     """Run `script` with bash; return once it and everything it started are gone."""
     loop = asyncio.get_running_loop()
     log = LogWriter(log_path)
-    read_end, write_end = os.pipe()
     try:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                "bash",
-                "--noprofile",
-                "--norc",
-                "-eo",
-                "pipefail",
-                "-c",
-                script,
-                stdin=subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=write_end,
-                cwd=cwd,
-                env=dict(env),
-                start_new_session=True,
-            )
-        finally:
-            os.close(write_end)
-    except BaseException:
-        os.close(read_end)
-        log.close()
-        raise
-    reader = _PipeReader(read_end, log, on_lines, loop)
-    reader.start()
-    try:
-        pgid = proc.pid
-        exited = asyncio.ensure_future(proc.wait())
+        transport, reader = await loop.subprocess_exec(
+            lambda: _Reader(log, on_lines),
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-eo",
+            "pipefail",
+            "-c",
+            script,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+        )
+        pgid = transport.get_pid()
         try:
             if on_start is not None:
                 on_start(pgid)
-            timed_out, cancelled = await _wait(exited, timeout, cancel)
+            timed_out, cancelled = await _wait(reader.exited, timeout, cancel)
         except BaseException:
             # The engine is stopping (or failed around us): the action's processes must not
             # outlive it, and the script is reaped so nothing is left half-closed.
-            await asyncio.shield(_end_and_reap(pgid, grace, exited))
+            await asyncio.shield(_end_and_reap(pgid, grace, reader.exited))
+            transport.close()
             raise
-        # Stopped or finished, whatever is left in the group goes too.
-        await end_group(pgid, grace)
-        code = await exited
-        # A daemon that left the group may still hold the pipe; do not wait on it forever.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader.done), 1.0)
+        try:
+            # Stopped or finished, whatever is left in the group goes too.
+            await end_group(pgid, grace)
+            await reader.exited
+            # A daemon that left the group may still hold the pipe; do not wait on it forever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader.closed), 1.0)
+            reader.flush()
+            code = transport.get_returncode()
+        finally:
+            transport.close()
     finally:
-        reader.stop()
-        await asyncio.shield(reader.done)
         log.close()
     return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
 
 
-async def _end_and_reap(pgid: int, grace: float, exited: asyncio.Future[int]) -> None:
+async def _end_and_reap(pgid: int, grace: float, exited: asyncio.Future[None]) -> None:
     await end_group(pgid, grace)
     await exited
 
 
 async def _wait(
-    exited: asyncio.Future[int], timeout: float | None, cancel: asyncio.Event | None
+    exited: asyncio.Future[None], timeout: float | None, cancel: asyncio.Event | None
 ) -> tuple[bool, bool]:
     """Wait for the process to exit, the timeout, or a cancel; say which of the latter two."""
     waiters: set[asyncio.Future[Any]] = {exited}
