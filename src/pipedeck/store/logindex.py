@@ -51,8 +51,8 @@ class LogIndex:
         # Newline positions of recently read blocks: rendering a screen asks for the same
         # one or two blocks over and over. Keyed by (block, end read) so a block that was
         # partial when cached is simply read again once it has grown.
-        self._block_cache: dict[int, tuple[int, list[int]]] = {}
-        """Block number -> (bytes scanned up to, newline offsets found there)."""
+        self._block_cache: dict[int, tuple[int, bytes]] = {}
+        """Block number -> (bytes read up to, those bytes) for recently read blocks."""
         self._open()
 
     # -- descriptor ---------------------------------------------------------------------
@@ -171,28 +171,31 @@ class LogIndex:
 
     # -- reading by line ----------------------------------------------------------------
 
-    def _newline_positions(self, k: int, end: int) -> list[int]:
-        """Absolute offsets of the newlines in block `k`, read up to `end`.
-
-        The last block of a growing log is asked for again and again with a larger `end`;
-        what was scanned before is kept and only the new bytes are read.
-        """
+    def _block(self, k: int, end: int) -> tuple[int, bytes]:
+        """Block `k`'s bytes up to `end`, kept for the next call (a growing last block is
+        extended with only the new bytes)."""
         start = k * self.block_size
         with self._lock:
             cached = self._block_cache.get(k)
-        scanned, known = cached if cached is not None else (start, [])
-        if scanned >= end:
-            return known if scanned == end else [p for p in known if p < end]
-        data = self._read(scanned, end - scanned)
-        positions = list(known)
+        data = cached[1] if cached is not None and cached[0] <= end else b""
+        if cached is not None and cached[0] > end:
+            return start, cached[1][: end - start]
+        if start + len(data) < end:
+            data += self._read(start + len(data), end - start - len(data))
+            with self._lock:
+                if len(self._block_cache) >= _NEWLINE_CACHE and k not in self._block_cache:
+                    self._block_cache.clear()
+                self._block_cache[k] = (start + len(data), data)
+        return start, data
+
+    def _newline_positions(self, k: int, end: int) -> list[int]:
+        """Absolute offsets of the newlines in block `k`, read up to `end`."""
+        start, data = self._block(k, end)
+        positions: list[int] = []
         at = data.find(b"\n")
         while at >= 0:
-            positions.append(scanned + at)
+            positions.append(start + at)
             at = data.find(b"\n", at + 1)
-        with self._lock:
-            if len(self._block_cache) >= _NEWLINE_CACHE and k not in self._block_cache:
-                self._block_cache.clear()
-            self._block_cache[k] = (end, positions)
         return positions
 
     def _newline_offset(self, j: int) -> int:
@@ -201,9 +204,12 @@ class LogIndex:
             k = bisect_right(self._starts, j) - 1
             before = self._starts[k]
             end = min((k + 1) * self.block_size, self._indexed)
-        positions = self._newline_positions(k, end)
-        # Out of range only if the file was truncated and re-indexed meanwhile.
-        return positions[j - before] if j - before < len(positions) else end
+        start, data = self._block(k, end)
+        n = j - before
+        # Split at most n+1 times, in C: what is left after the split holds everything past
+        # newline n, so its length says where that newline is. No Python loop per line.
+        rest = data.split(b"\n", n + 1)[-1]
+        return start + len(data) - len(rest) - 1
 
     def line_offset(self, i: int) -> int:
         """Byte offset where line `i` starts; `line_offset(line_count)` is the indexed end."""
