@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -245,74 +246,68 @@ class GatedApp(App[None]):
         yield GatedLogView()
 
 
+@asynccontextmanager
+async def gated() -> AsyncIterator[tuple[LogView, Pilot[None]]]:
+    """A view whose index is held back until the test sets the gate (always set at exit)."""
+    app = GatedApp()
+    GatedLogView.gate.clear()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            yield app.query_one(LogView), pilot
+    finally:
+        GatedLogView.gate.set()
+
+
 async def test_paging_up_while_indexing_keeps_the_same_lines_in_view(
     big_log: tuple[Path, int],
 ) -> None:
     log, total = big_log
-    app = GatedApp()
-    GatedLogView.gate.clear()
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            view = app.query_one(LogView)
-            view.show_file(log)
-            view.focus()
-            await pilot.pause()
-            await pilot.press("pageup", "pageup")
-            assert view.indexing and not view.following
-            top = view.visible_lines()[0]
-            assert top.startswith("0019")  # tail lines, two pages up from the end
-            GatedLogView.gate.set()
-            await wait_for(pilot, lambda: not view.indexing)
-            assert view.visible_lines()[0] == top
-            assert round(view.scroll_y) == total - 3 * ROWS
-            assert not view.following
-    finally:
+    async with gated() as (view, pilot):
+        view.show_file(log)
+        view.focus()
+        await pilot.pause()
+        await pilot.press("pageup", "pageup")
+        assert view.indexing and not view.following
+        top = view.visible_lines()[0]
+        assert top.startswith("0019")  # tail lines, two pages up from the end
         GatedLogView.gate.set()
+        await wait_for(pilot, lambda: not view.indexing)
+        assert view.visible_lines()[0] == top
+        assert round(view.scroll_y) == total - 3 * ROWS
+        assert not view.following
 
 
 async def test_a_search_done_while_indexing_jumps_once_indexed(big_log: tuple[Path, int]) -> None:
     log, total = big_log
-    app = GatedApp()
-    GatedLogView.gate.clear()
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            view = app.query_one(LogView)
-            view.show_file(log)
-            await pilot.pause()
-            view.search("0000042 SOME")
-            await wait_for(pilot, lambda: view.hits.progress is None)
-            assert view.hits.lines == list(range(42, total, 20000))
-            assert view.indexing and view.hits.current == 0
-            GatedLogView.gate.set()
-            await wait_for(pilot, lambda: not view.indexing)
-            assert view.visible_lines()[ROWS // 2].startswith("0000042 some build output")
-            assert view.border_subtitle.startswith("paused")
-    finally:
+    async with gated() as (view, pilot):
+        view.show_file(log)
+        await pilot.pause()
+        view.search("0000042 SOME")
+        await wait_for(pilot, lambda: view.hits.progress is None)
+        assert view.hits.lines == list(range(42, total, 20000))
+        assert view.indexing and view.hits.current == 0
         GatedLogView.gate.set()
+        await wait_for(pilot, lambda: not view.indexing)
+        assert view.visible_lines()[ROWS // 2].startswith("0000042 some build output")
+        assert view.border_subtitle.startswith("paused")
 
 
 async def test_a_large_log_shows_its_end_before_indexing_completes(
     big_log: tuple[Path, int],
 ) -> None:
     log, total = big_log
-    app = GatedApp()
-    GatedLogView.gate.clear()
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            view = app.query_one(LogView)
-            view.show_file(log, title="big")
-            await pilot.pause()
-            # The index is held back: what is painted comes from reading the end alone.
-            assert view.indexing
-            assert view.line_count == TAIL_LINES
-            assert last_row(view) == "the very last line"
-            assert view.visible_lines()[-2].rstrip().endswith("goes on for a while")
-            assert view.border_subtitle == "following · indexing 0%"
-            GatedLogView.gate.set()
-            await wait_for(pilot, lambda: not view.indexing)
-            assert view.line_count == total
-            assert view.following and round(view.scroll_y) == total - ROWS
-            assert last_row(view) == "the very last line"
-            assert view.border_subtitle == f"following · {total:,} lines"
-    finally:
+    async with gated() as (view, pilot):
+        view.show_file(log, title="big")
+        await pilot.pause()
+        # The index is held back: what is painted comes from reading the end alone.
+        assert view.indexing
+        assert view.line_count == TAIL_LINES
+        assert last_row(view) == "the very last line"
+        assert view.visible_lines()[-2].rstrip().endswith("goes on for a while")
+        assert view.border_subtitle == "following · indexing 0%"
         GatedLogView.gate.set()
+        await wait_for(pilot, lambda: not view.indexing)
+        assert view.line_count == total
+        assert view.following and round(view.scroll_y) == total - ROWS
+        assert last_row(view) == "the very last line"
+        assert view.border_subtitle == f"following · {total:,} lines"
