@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 
 async def shoot(scene: Scene, out: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="pipedeck-scene-") as tmp:
+        # The scenes trust their pipelines; that belongs with them, not in the user's home.
+        os.environ["PIPEDECK_TRUST_FILE"] = str(Path(tmp) / "trust.json")
         built = await scene.build(Path(tmp))
         try:
             app = make_app(built.root)

@@ -27,6 +27,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from pipedeck.engine import Engine, Project, Settings
+from pipedeck.engine.trust import TrustStore
 from pipedeck.store import RunRecord, Status
 from pipedeck.store.db import format_time, parse_time
 from pipedeck.store.layout import DB_NAME
@@ -187,6 +188,8 @@ class Repo:
             path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+            if name.startswith("pipelines/"):
+                TrustStore().trust(path)  # as its author would: it runs on new commits
         self._commits += 1
         name, email = PEOPLE[author]
         date = f"2026-01-01T{8 + self._commits:02d}:00:00+00:00"
@@ -498,8 +501,7 @@ def make_app(root: Path) -> PipedeckApp:
 
 async def stop_engine(app: PipedeckApp) -> None:
     """Stop whatever the console's own engine still runs."""
-    if app.engine is not None:
-        await app.engine.close()
+    await app.close_engine()
 
 
 async def _in_progress_repo(parent: Path) -> Built:
@@ -554,6 +556,10 @@ async def _approval_repo(parent: Path) -> Built:
 
 async def _approval(pilot: Pilot[None]) -> None:
     app = _app(pilot)
+    # A client console opens the dialog by itself when it sees the approval waiting; close
+    # it, settle the times, and open it again as a person would with `a`.
+    await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog to pop up")
+    await pilot.press("escape")
     await _logs_shown(pilot, [1])
     await settle(pilot)
     await pilot.press("a")

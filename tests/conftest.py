@@ -36,6 +36,19 @@ def git_identity() -> Iterator[None]:
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def trust_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Trust is recorded outside the repository, in the user's home: never the real one here."""
+    path = tmp_path_factory.mktemp("trust") / "trust.json"
+    saved = os.environ.get("PIPEDECK_TRUST_FILE")
+    os.environ["PIPEDECK_TRUST_FILE"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("PIPEDECK_TRUST_FILE", None)
+    else:
+        os.environ["PIPEDECK_TRUST_FILE"] = saved
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, check=True, capture_output=True, text=True

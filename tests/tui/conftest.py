@@ -84,12 +84,10 @@ async def console(
             try:
                 yield app, pilot
             finally:
-                if app.engine is not None:
-                    await app.engine.close()
-                    await pilot.pause()
+                await app.close_engine()
+                await pilot.pause()
     finally:
-        if app.engine is not None:
-            await app.engine.close()
+        await app.close_engine()
         project.close()
 
 

@@ -39,9 +39,9 @@ def main(ctx: click.Context, repo: Path, state_dir: Path | None) -> None:
 
 
 def _register() -> None:
-    from pipedeck.cli import definitions, demo, history, running
+    from pipedeck.cli import definitions, demo, history, running, trust, watching
 
-    for module in (definitions, running, history, demo):
+    for module in (definitions, running, watching, history, demo, trust):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -12,9 +12,11 @@ from pipedeck.cli.console import open_console
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.running import run_in_foreground
 from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
+from pipedeck.demo.sample import HISTORY
 from pipedeck.engine import Engine, RequestError
 from pipedeck.engine.events import ApprovalRequested, Event
 from pipedeck.engine.project import Project, ProjectError
+from pipedeck.engine.trust import TrustError, TrustStore, digest_of
 from pipedeck.gitrepo import GitError
 from pipedeck.store import Status
 
@@ -26,6 +28,20 @@ def _auto_approve(engine: Engine, event: Event) -> None:
             engine.approve(run, "approved by pipedeck demo --approve")
         except RequestError as exc:
             click.echo(f"pipedeck: {exc}", err=True)
+
+
+def _trust_sample(root: Path) -> None:
+    """Trust the sample's pipeline files, but only with the content the demo wrote: a file
+    edited in a reused directory is left for the user to review."""
+    store = TrustStore()
+    final = {name: text for _, files in HISTORY for name, text in files.items()}
+    for name, text in final.items():
+        if not name.startswith("pipelines/"):
+            continue
+        try:
+            store.trust_digest(root / name, digest_of(text.encode()))
+        except (TrustError, OSError) as exc:
+            click.echo(f"pipedeck: {exc} (see `pipedeck trust`)", err=True)
 
 
 @click.command()
@@ -44,6 +60,7 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
     """Create a sample app repository in DIRECTORY and run its pipeline in the console."""
     try:
         repo = create_demo_repo(directory)
+        _trust_sample(repo.root)
         project = Project.open(repo.root, opts.state_dir)
         pipeline = project.pipeline(DEMO_PIPELINE)
     except (GitError, ProjectError, FileExistsError) as exc:

@@ -21,6 +21,8 @@ from pipedeck.engine.events import (
     LogLines,
     RunFinished,
     RunStarted,
+    TriggerSkipped,
+    WatchStarted,
 )
 
 
@@ -90,6 +92,14 @@ class HumanPrinter(_Printer):
             case RunFinished():
                 why = f" ({event.error})" if event.error else ""
                 return f"==> {event.run} {event.status}{why}"
+            case WatchStarted(mode="events"):
+                return f"watching {event.repo} for commits (Ctrl-C stops)"
+            case WatchStarted():
+                return f"watching {event.repo} by polling: {event.reason} (Ctrl-C stops)"
+            case TriggerSkipped():
+                return (
+                    f"not run: {event.pipeline} for {event.ref} {event.commit[:7]}: {event.reason}"
+                )
         return None
 
 

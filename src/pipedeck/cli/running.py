@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -11,13 +12,17 @@ from collections.abc import Callable
 
 import click
 
+from pipedeck.cli import handoff
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
-from pipedeck.engine import Engine, EngineError, RequestError, requests
+from pipedeck.engine import Engine, EngineError, RequestError, current_user, requests
 from pipedeck.engine.events import Event
+from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
 from pipedeck.engine.project import Project, ProjectError
+from pipedeck.engine.service import EngineService
 from pipedeck.store import RunRecord, Status
+from pipedeck.store.db import now
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -32,24 +37,39 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 async def run_in_foreground(
     project: Project,
-    pipeline: Pipeline,
+    pipeline: Pipeline | None,
     rev: str,
     variables: dict[str, str],
     as_json: bool,
     on_event: Callable[[Engine, Event], None] | None = None,
+    retry: tuple[RunRecord, bool] | None = None,
 ) -> RunRecord:
-    """Be the engine for one run; Ctrl-C cancels it (its processes end, its logs stay)."""
+    """Be the engine for one run (or one retry); Ctrl-C cancels it (its logs stay).
+
+    While it runs, it also carries out what other clients ask of the repository (a
+    `pipedeck run` in another shell is handed here), and it stays until those runs end too.
+    """
     engine = Engine(project)
     engine.bus.subscribe(JsonPrinter() if as_json else HumanPrinter())
     if on_event is not None:
         engine.bus.subscribe(lambda event: on_event(engine, event))
+    service = asyncio.create_task(EngineService(engine, watch=False).serve())
     try:
-        run = await engine.start(pipeline, rev, variables)
+        if retry is not None:
+            run = await engine.retry(*retry)
+        else:
+            assert pipeline is not None
+            run = await engine.start(pipeline, rev, variables)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, _cancel_once, engine, run)
-        return await engine.wait(run)
+        result = await engine.wait(run)
+        await engine.wait_all()
+        return result
     finally:
+        service.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await service
         await engine.close()
 
 
@@ -74,14 +94,28 @@ def _cancel_once(engine: Engine, run: RunRecord) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON Lines.")
 @click.pass_obj
 def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: bool) -> None:
-    """Run PIPELINE in the foreground; exit 0 if it succeeded, 1 otherwise."""
+    """Run PIPELINE in the foreground; exit 0 if it succeeded, 1 otherwise.
+
+    When a console or `pipedeck watch` already runs pipelines for the repository, the run
+    is handed to it and followed from here.
+    """
     project = opts.project()
     variables = parse_vars(var)
+    while (lock := RepoLock.acquire(project.state_dir, "run")) is None:
+        since = now()
+        request = project.store.requests.add_start(pipeline, rev, variables, current_user())
+        holder = lock_holder(project.state_dir) or "another process"
+        started = handoff.wait_taken(project, request, holder)
+        if started is not None:
+            result = handoff.follow(project, started, since, as_json)
+            sys.exit(0 if result.status is Status.SUCCEEDED else 1)
     try:
         definition = project.pipeline(pipeline)
         result = asyncio.run(run_in_foreground(project, definition, rev, variables, as_json))
     except (ProjectError, EngineError) as exc:
         fail(str(exc))
+    finally:
+        lock.release()
     sys.exit(0 if result.status is Status.SUCCEEDED else 1)
 
 
@@ -117,27 +151,37 @@ def reject(opts: Options, run_ref: str, action: str | None, comment: str) -> Non
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--no-wait", is_flag=True, help="Return once the request is recorded.")
+@click.option(
+    "--wait",
+    "let_finish",
+    is_flag=True,
+    help="Let running actions finish; stop before the next group.",
+)
+@click.option("--detach", is_flag=True, help="Return once the request is recorded.")
 @click.pass_obj
-def cancel(opts: Options, run_ref: str, no_wait: bool) -> None:
-    """Cancel RUN: running actions are stopped, the rest skipped."""
+def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
+    """Stop RUN at once: running actions are ended, the rest skipped.
+
+    With --wait, running actions finish first (a waiting approval does not hold it up).
+    """
     run = opts.find_run(run_ref)
     store = opts.project().store
     try:
-        requests.cancel(store, run)
+        requests.cancel(store, run, wait=let_finish)
     except RequestError as exc:
         fail(str(exc))
-    click.echo(f"{run.key}: cancel requested")
-    if no_wait:
+    how = "once its running actions finish" if let_finish else "now"
+    click.echo(f"{run.key}: cancel requested ({how})")
+    if detach:
         return
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
         current = store.run_by_id(run.id)
         if not current.status.active:
             click.echo(f"{run.key}: {current.status}")
             return
+        if not engine_alive(store.state_dir, current.engine_id):
+            fail(f"{run.key} has no engine running it; `pipedeck show {run.key}` for its state")
         time.sleep(0.1)
-    fail(f"{run.key} is still stopping after 60s; see `pipedeck show {run.key}`")
 
 
 COMMANDS = [run, approve, reject, cancel]

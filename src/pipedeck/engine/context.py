@@ -6,7 +6,7 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from pipedeck.definition.model import Action, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
@@ -14,6 +14,9 @@ from pipedeck.engine.events import Event
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import Commit, GitRepo
 from pipedeck.store import ActionRecord, RunLayout, RunRecord, StageRecord, Store
+
+if TYPE_CHECKING:
+    from pipedeck.engine.scheduler import StageGates
 
 RUN_TOKEN_VAR = "PIPEDECK_RUN_TOKEN"
 """Set in every action's environment; recovery finds a dead run's processes by it, even ones
@@ -51,7 +54,11 @@ class RunContext:
     settings: Settings
     variables: Variables
     token: str
+    gates: StageGates
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    """Stop now: running actions are ended."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Stop after the running group: its actions finish, nothing after it starts."""
     decision_arrived: asyncio.Event = field(default_factory=asyncio.Event)
     artifacts: dict[str, Path] = field(default_factory=dict)
 

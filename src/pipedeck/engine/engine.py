@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING
 
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine import requests
+from pipedeck.engine.artifacts import remove_tree
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
 from pipedeck.engine.events import RunFinished
 from pipedeck.engine.executor import RunExecutor
 from pipedeck.engine.liveness import EngineLease
+from pipedeck.engine.project import ProjectError
 from pipedeck.engine.recovery import kill_run_processes, run_token
+from pipedeck.engine.scheduler import StageGates
 from pipedeck.engine.variables import Variables
-from pipedeck.gitrepo import GitError
+from pipedeck.gitrepo import Commit, GitError
 from pipedeck.store import ApprovalRecord, PlannedAction, PlannedStage, RunRecord, Status
+from pipedeck.store.retries import RetryError
 
 if TYPE_CHECKING:
     from pipedeck.engine.project import Project
@@ -41,6 +45,7 @@ class Engine:
         self.settings = settings or Settings()
         self.bus = EventBus()
         self._lease = EngineLease(project.state_dir)
+        self.gates = StageGates()
         self._runs: dict[int, RunContext] = {}
         self._tasks: dict[int, asyncio.Task[RunRecord]] = {}
 
@@ -54,8 +59,13 @@ class Engine:
         rev: str = "HEAD",
         variables: dict[str, str] | None = None,
         trigger: str = "manual",
+        branch: str | None = None,
     ) -> RunRecord:
-        """Record a new run of `pipeline` for `rev` and start it; returns at once."""
+        """Record a new run of `pipeline` for `rev` and start it; returns at once.
+
+        `branch` names the branch the run is of when the caller knows it (the watcher does);
+        otherwise it is `rev` when that names a branch, or the checked-out one for HEAD.
+        """
         repo, store = self.project.repo, self.project.store
         unknown = sorted(set(variables or {}) - set(pipeline.variables))
         if unknown:
@@ -69,12 +79,11 @@ class Engine:
             raise EngineError(str(exc)) from None
         # A run of a branch is of that branch; of HEAD, of what is checked out; of a bare
         # SHA or tag, of no branch (we cannot know which one the user meant).
-        if repo.is_branch(rev):
-            branch: str | None = rev
-        elif rev == "HEAD":
-            branch = repo.current_branch()
-        else:
-            branch = None
+        if branch is None:
+            if repo.is_branch(rev):
+                branch = rev
+            elif rev == "HEAD":
+                branch = repo.current_branch()
         values = {**pipeline.variables, **(variables or {})}
         run = store.create_run(
             pipeline.name,
@@ -91,8 +100,49 @@ class Engine:
             trigger=trigger,
             engine_id=self.engine_id,
         )
+        self._launch(self._context(run, pipeline, commit), from_stage=0)
+        return run
+
+    async def retry(self, run: RunRecord, all_actions: bool = False) -> RunRecord:
+        """Run a failed run again from its failed stage, keeping its number and artifacts.
+
+        Only the failed actions of that stage run again (`all_actions`: all of them), then
+        every later stage; each earlier attempt keeps its log.
+        """
+        store = self.project.store
+        try:
+            pipeline = self.project.pipeline(run.pipeline)
+        except ProjectError as exc:
+            raise EngineError(str(exc)) from None
+        detail = store.detail(store.run_by_id(run.id))
+        planned = [(s.stage.name, [a.action.name for a in s.actions]) for s in detail.stages]
+        if planned != [(s.name, [a.name for a in s.actions]) for s in pipeline.stages]:
+            raise EngineError(
+                f"the stages or actions of {run.pipeline} changed since {run.key} ran;"
+                " start a new run instead"
+            )
+        try:
+            commit = self.project.repo.resolve(run.commit)
+            plan = store.reset_for_retry(run, all_actions, self.engine_id)
+        except (GitError, RetryError) as exc:
+            raise EngineError(str(exc)) from None
+        for path in plan.stale_artifacts:
+            await asyncio.to_thread(remove_tree, path)
+        run = store.run_by_id(run.id)
+        ctx = self._context(run, pipeline, commit)
+        # What the earlier attempt produced stays: artifacts and exported variables.
+        for stage in store.detail(run).stages:
+            for action in stage.actions:
+                for name in action.artifacts:
+                    ctx.artifacts[name] = ctx.layout.artifact(name)
+                if action.action.status is Status.SUCCEEDED:
+                    ctx.variables.set_namespace(action.action.name, action.action.output_variables)
+        self._launch(ctx, from_stage=plan.stage_position)
+        return run
+
+    def _context(self, run: RunRecord, pipeline: Pipeline, commit: Commit) -> RunContext:
         names = Variables()
-        names.set_namespace("variables", values)
+        names.set_namespace("variables", run.variables)
         names.set_namespace(
             "pipeline",
             {
@@ -101,30 +151,34 @@ class Engine:
                 "number": str(run.number),
                 "commit": commit.sha,
                 "commit_short": commit.short,
-                "branch": branch or "",
+                "branch": run.branch or "",
             },
         )
-        ctx = RunContext(
+        store = self.project.store
+        return RunContext(
             run=run,
             pipeline=pipeline,
             commit=commit,
-            repo=repo,
+            repo=self.project.repo,
             store=store,
             bus=self.bus,
             settings=self.settings,
             variables=names,
             token=run_token(store, run),
+            gates=self.gates,
         )
-        self._runs[run.id] = ctx
-        task = asyncio.create_task(self._execute(ctx))
-        self._tasks[run.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
-        return run
 
-    async def _execute(self, ctx: RunContext) -> RunRecord:
+    def _launch(self, ctx: RunContext, from_stage: int) -> None:
+        run_id = ctx.run.id
+        self._runs[run_id] = ctx
+        task = asyncio.create_task(self._execute(ctx, from_stage))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+
+    async def _execute(self, ctx: RunContext, from_stage: int) -> RunRecord:
         """Run to the end; whatever goes wrong, the run ends with a final status."""
         try:
-            await RunExecutor(ctx).execute()
+            await RunExecutor(ctx, from_stage).execute()
         except asyncio.CancelledError:
             self._settle(ctx, Status.CANCELLED, "the engine stopped")
             raise
@@ -145,6 +199,15 @@ class Engine:
         if task is None:
             return self.project.store.run_by_id(run.id)
         return await task
+
+    async def wait_all(self) -> None:
+        """Wait until no run of this engine is in progress (runs started meanwhile too)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
 
     async def run(
         self, pipeline: Pipeline, rev: str = "HEAD", variables: dict[str, str] | None = None
@@ -170,10 +233,12 @@ class Engine:
         self._wake(run)
         return record
 
-    def cancel(self, run: RunRecord) -> None:
-        requests.cancel(self.project.store, run)
+    def cancel(self, run: RunRecord, wait: bool = False) -> None:
+        """Stop the run: at once, or (`wait`) after its running actions finish."""
+        requests.cancel(self.project.store, run, wait=wait)
         if (ctx := self._runs.get(run.id)) is not None:
-            ctx.cancel.set()
+            (ctx.stopping if wait else ctx.cancel).set()
+            self.gates.wake(run.id)
         self._wake(run)
 
     def abandon(self, run: RunRecord) -> None:

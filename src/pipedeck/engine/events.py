@@ -14,6 +14,14 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEvent(Event):
+    """Something that happened to one run."""
+
     run_id: int
     pipeline: str
     number: int
@@ -27,30 +35,30 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunStarted(Event):
+class RunStarted(RunEvent):
     commit: str
     branch: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunFinished(Event):
+class RunFinished(RunEvent):
     status: str
     error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StageStarted(Event):
+class StageStarted(RunEvent):
     stage: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StageFinished(Event):
+class StageFinished(RunEvent):
     stage: str
     status: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionStarted(Event):
+class ActionStarted(RunEvent):
     stage: str
     action: str
     kind: str
@@ -58,7 +66,7 @@ class ActionStarted(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionFinished(Event):
+class ActionFinished(RunEvent):
     stage: str
     action: str
     status: str
@@ -68,7 +76,7 @@ class ActionFinished(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LogLines(Event):
+class LogLines(RunEvent):
     """A batch of complete lines from one action, newline-terminated, as one string.
 
     One string rather than a tuple of lines: splitting a million lines costs more than
@@ -84,7 +92,7 @@ class LogLines(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ApprovalRequested(Event):
+class ApprovalRequested(RunEvent):
     stage: str
     action: str
     message: str
@@ -92,9 +100,31 @@ class ApprovalRequested(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ApprovalDecided(Event):
+class ApprovalDecided(RunEvent):
     stage: str
     action: str
     result: str
     by: str | None
     comment: str | None
+
+
+# --- the watcher: not about one run -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchStarted(Event):
+    repo: str
+    mode: str
+    """`events` (file notifications) or `polling`."""
+    reason: str | None = None
+    """Why it polls, when it does."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerSkipped(Event):
+    """A commit would have started a run, but the pipeline file is not trusted (or broken)."""
+
+    pipeline: str
+    ref: str
+    commit: str
+    reason: str

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from pipedeck.definition.model import ActionKind
+from pipedeck.definition.model import ActionKind, Stage
 from pipedeck.engine.actions import ActionFailure, Outcome, perform
 from pipedeck.engine.actions.base import log_path, write_log
 from pipedeck.engine.artifacts import ArtifactError
@@ -25,9 +25,10 @@ from pipedeck.engine.events import (
     StageFinished,
     StageStarted,
 )
+from pipedeck.engine.scheduler import StoppedWhileWaiting, Superseded
 from pipedeck.engine.variables import VariableError
 from pipedeck.gitrepo import GitError
-from pipedeck.store import Status
+from pipedeck.store import ActionRecord, StageDetail, Status
 
 log = logging.getLogger(__name__)
 
@@ -44,53 +45,51 @@ def _stage_status(outcomes: list[Status]) -> Status:
 
 
 class RunExecutor:
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, from_stage: int = 0) -> None:
         self.ctx = ctx
+        self.from_stage = from_stage
+        """A retry starts at its failed stage; the stages before it already succeeded."""
 
     async def execute(self) -> Status:
         ctx = self.ctx
         store, run = ctx.store, ctx.run
-        store.set_run_status(run.id, Status.RUNNING)
-        ctx.publish(RunStarted(**ctx.event_fields(), commit=run.commit, branch=run.branch))
         watcher = asyncio.create_task(self._watch_cancel())
         detail = store.detail(run)
         final = Status.SUCCEEDED
         error: str | None = None
+        started = False
         try:
-            for stage, stage_detail in zip(ctx.pipeline.stages, detail.stages, strict=True):
+            for index, (stage, stage_detail) in enumerate(
+                zip(ctx.pipeline.stages, detail.stages, strict=True)
+            ):
+                if index < self.from_stage:
+                    continue
                 records = {a.action.name: a.action for a in stage_detail.actions}
                 if final is not Status.SUCCEEDED:
                     self._skip(stage_detail.stage.id, list(records.values()))
                     continue
-                store.set_stage_status(stage_detail.stage.id, Status.RUNNING)
-                ctx.publish(StageStarted(**ctx.event_fields(), stage=stage.name))
-                stage_status = Status.SUCCEEDED
-                for group in stage.groups():
-                    jobs = [ActionJob(stage, a, stage_detail.stage, records[a.name]) for a in group]
-                    if stage_status is not Status.SUCCEEDED or ctx.cancel.is_set():
-                        self._skip(None, [j.record for j in jobs])
-                        continue
-                    # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
-                    # are cancelled (and their processes ended) instead of running on unowned.
-                    async with asyncio.TaskGroup() as group_tasks:
-                        tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
-                    outcomes = [t.result() for t in tasks]
-                    stage_status = _stage_status([o.status for o in outcomes])
-                    if error is None:
-                        error = next(
-                            (
-                                f"{j.stage.name}/{j.action.name}: {o.error}"
-                                for j, o in zip(jobs, outcomes, strict=True)
-                                if o.status is not Status.SUCCEEDED
-                            ),
-                            None,
-                        )
-                if ctx.cancel.is_set() and stage_status is Status.SUCCEEDED:
-                    stage_status = Status.CANCELLED
-                store.set_stage_status(stage_detail.stage.id, stage_status)
-                ctx.publish(
-                    StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status)
-                )
+                self._stop_requested()
+                try:
+                    await ctx.gates.enter(ctx, stage.name)
+                except Superseded as exc:
+                    final, error = Status.SUPERSEDED, str(exc)
+                    self._skip(stage_detail.stage.id, list(records.values()))
+                    continue
+                except StoppedWhileWaiting:
+                    final, error = Status.CANCELLED, "cancelled"
+                    self._skip(stage_detail.stage.id, list(records.values()))
+                    continue
+                if not started:
+                    started = True
+                    store.set_run_status(run.id, Status.RUNNING)
+                    ctx.publish(
+                        RunStarted(**ctx.event_fields(), commit=run.commit, branch=run.branch)
+                    )
+                try:
+                    stage_status, stage_error = await self._run_stage(stage, stage_detail, records)
+                finally:
+                    ctx.gates.leave(ctx, stage.name)
+                error = error or stage_error
                 final = stage_status
         finally:
             watcher.cancel()
@@ -101,6 +100,45 @@ class RunExecutor:
         store.set_run_status(run.id, final, error=error)
         ctx.publish(RunFinished(**ctx.event_fields(), status=final, error=error))
         return final
+
+    async def _run_stage(
+        self, stage: Stage, stage_detail: StageDetail, records: dict[str, ActionRecord]
+    ) -> tuple[Status, str | None]:
+        ctx, store = self.ctx, self.ctx.store
+        store.set_stage_status(stage_detail.stage.id, Status.RUNNING)
+        ctx.publish(StageStarted(**ctx.event_fields(), stage=stage.name))
+        stage_status = Status.SUCCEEDED
+        error: str | None = None
+        skipped = False
+        for group in stage.groups():
+            jobs = [ActionJob(stage, a, stage_detail.stage, records[a.name]) for a in group]
+            stopped = self._stop_requested()
+            if stage_status is not Status.SUCCEEDED or stopped:
+                self._skip(None, [j.record for j in jobs if j.record.status is Status.QUEUED])
+                skipped = True
+                continue
+            # A retry re-runs what failed; what already succeeded keeps its result.
+            jobs = [j for j in jobs if j.record.status is not Status.SUCCEEDED]
+            # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
+            # are cancelled (and their processes ended) instead of running on unowned.
+            async with asyncio.TaskGroup() as group_tasks:
+                tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
+            outcomes = [t.result() for t in tasks]
+            stage_status = _stage_status([o.status for o in outcomes])
+            if error is None:
+                error = next(
+                    (
+                        f"{j.stage.name}/{j.action.name}: {o.error}"
+                        for j, o in zip(jobs, outcomes, strict=True)
+                        if o.status is not Status.SUCCEEDED
+                    ),
+                    None,
+                )
+        if skipped and stage_status is Status.SUCCEEDED:
+            stage_status = Status.CANCELLED  # stopped before the stage's last group ran
+        store.set_stage_status(stage_detail.stage.id, stage_status)
+        ctx.publish(StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status))
+        return stage_status, error
 
     def _skip(self, stage_id: int | None, records: list) -> None:  # type: ignore[type-arg]
         if stage_id is not None:
@@ -169,11 +207,22 @@ class RunExecutor:
         except GitError as exc:
             write_log(ctx, job, f"pipedeck: could not tag the deployment: {exc}\n")
 
+    def _stop_requested(self) -> bool:
+        """Look in the store now, not at the next poll: a cancel recorded while the previous
+        group ran must stop the next one from starting."""
+        ctx = self.ctx
+        mode = ctx.store.cancel_requested(ctx.run.id)
+        if mode is not None:
+            (ctx.cancel if mode == "now" else ctx.stopping).set()
+        return ctx.cancel.is_set() or ctx.stopping.is_set()
+
     async def _watch_cancel(self) -> None:
         """Another process asks for a cancel by writing to the store; notice it here."""
-        while not self.ctx.cancel.is_set():
-            if self.ctx.store.cancel_requested(self.ctx.run.id):
-                self.ctx.cancel.set()
-                self.ctx.decision_arrived.set()
-                return
-            await asyncio.sleep(self.ctx.settings.poll_interval)
+        ctx = self.ctx
+        while not ctx.cancel.is_set():
+            mode = ctx.store.cancel_requested(ctx.run.id)
+            if mode is not None:
+                (ctx.cancel if mode == "now" else ctx.stopping).set()
+                ctx.decision_arrived.set()
+                ctx.gates.wake(ctx.run.id)
+            await asyncio.sleep(ctx.settings.poll_interval)

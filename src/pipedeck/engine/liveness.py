@@ -53,3 +53,59 @@ def engine_alive(state_dir: Path, engine_id: str | None) -> bool:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     return False
+
+
+class RepoLock:
+    """`<state>/lock`: held by the one engine that runs pipelines for the repository.
+
+    The holder writes who it is (pid, role) into the file so clients can say whom they hand
+    their requests to. The OS drops the flock when the holder dies, however it dies.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, state_dir: Path, role: str) -> RepoLock | None:
+        """Take the lock if nobody holds it; None if another engine does."""
+        path = state_dir / "lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
+        return cls(path, fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        os.close(self._fd)
+        self._fd = None
+
+
+def lock_holder(state_dir: Path) -> str | None:
+    """`pid role` of the engine holding the repository's lock, or None if nobody does."""
+    path = state_dir / "lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return path.read_text().strip() or "unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -1,4 +1,4 @@
-"""Requests any process may make of a run: approve, reject, cancel.
+"""Requests any process may make: approve, reject, cancel, start, retry, transitions.
 
 They are written to the store, where the engine running the run picks them up; the engine's
 own methods call these too, so a decision from the console and one from another shell take
@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 
 from pipedeck.store import ApprovalRecord, RunRecord, Store, StoreError
+from pipedeck.store.control import Request, Transition
 
 
 class RequestError(Exception):
@@ -56,8 +57,34 @@ def _decide(
         raise RequestError(str(exc)) from None
 
 
-def cancel(store: Store, run: RunRecord) -> None:
+def cancel(store: Store, run: RunRecord, wait: bool = False) -> None:
+    """Stop `run` at once, or (`wait`) once its running actions have finished."""
     try:
-        store.request_cancel(run)
+        store.request_cancel(run, "wait" if wait else "now")
     except StoreError as exc:
         raise RequestError(str(exc)) from None
+
+
+def request_start(
+    store: Store, pipeline: str, rev: str, variables: dict[str, str], by: str | None = None
+) -> Request:
+    """Ask the engine that owns the repository to start a run (from a client)."""
+    return store.requests.add_start(pipeline, rev, variables, by or current_user())
+
+
+def request_retry(
+    store: Store, run: RunRecord, all_actions: bool, by: str | None = None
+) -> Request:
+    return store.requests.add_retry(run.id, all_actions, by or current_user())
+
+
+def disable_transition(
+    store: Store, pipeline: str, stage: str, reason: str, by: str | None = None
+) -> Transition:
+    if not reason.strip():
+        raise RequestError("disabling a transition needs a reason")
+    return store.transitions.disable(pipeline, stage, reason.strip(), by or current_user())
+
+
+def enable_transition(store: Store, pipeline: str, stage: str) -> bool:
+    return store.transitions.enable(pipeline, stage)

@@ -8,6 +8,7 @@ exception.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,8 +131,62 @@ class GitRepo:
         except GitCommandError as exc:
             raise GitError(f"cannot list commits {rev}: {exc.stderr.strip()}") from None
 
-    def changed_paths(self, old: str, new: str) -> list[str]:
-        out = self._repo.git.diff("--name-only", "-z", old, new)
+    def refs(self) -> dict[str, str]:
+        """Every branch and tag (full ref name) and the commit it points to.
+
+        One `for-each-ref`, cheap enough to run on every file event of the ref watcher.
+        Annotated tags are peeled: a pipeline cares about the tagged commit, not the tag object.
+        """
+        try:
+            out = self._repo.git.for_each_ref(
+                "--format=%(refname) %(objectname) %(*objectname) %(*objecttype)",
+                "refs/heads",
+                "refs/tags",
+            )
+        except GitCommandError as exc:
+            raise GitError(f"cannot list refs: {exc.stderr.strip()}") from None
+        refs: dict[str, str] = {}
+        nested: list[str] = []
+        for line in out.splitlines():
+            name, sha, peeled, peeled_type = line.split(" ", 3)
+            refs[name] = peeled or sha
+            if peeled_type == "tag":  # a tag of a tag: `*objectname` peels only one level
+                nested.append(name)
+        for name in nested:
+            # A tag of something other than a commit keeps the object it names.
+            with contextlib.suppress(GitCommandError):
+                refs[name] = self._repo.git.rev_parse(f"{name}^{{commit}}")
+        return refs
+
+    def has_commit(self, rev: str) -> bool:
+        """Whether `rev` names a commit in the object store (rebased-away ones may be gone)."""
+        try:
+            self._repo.git.cat_file("-e", f"{rev}^{{commit}}")
+        except GitCommandError:
+            return False
+        return True
+
+    def first_parent(self, rev: str) -> str | None:
+        """The first parent of `rev`, or None for a root commit."""
+        try:
+            parents = self._repo.git.rev_list("--parents", "-n1", rev).split()
+        except GitCommandError as exc:
+            raise GitError(f"unknown revision {rev!r}: {exc.stderr.strip()}") from None
+        return parents[1] if len(parents) > 1 else None
+
+    def changed_paths(self, old: str | None, new: str) -> list[str]:
+        """Files that differ between the trees of `old` and `new`; with `old` None, every
+        file of `new` (a root commit: everything in it is new).
+
+        Renames count as a deletion and an addition, so a path filter sees both names.
+        """
+        try:
+            if old is None:
+                out = self._repo.git.ls_tree("-r", "-z", "--name-only", new)
+            else:
+                out = self._repo.git.diff_tree("-r", "-z", "--name-only", "--no-renames", old, new)
+        except GitCommandError as exc:
+            raise GitError(f"cannot diff {old}..{new}: {exc.stderr.strip()}") from None
         return [p for p in out.split("\0") if p]
 
     def commit_all(self, message: str) -> Commit:

@@ -8,12 +8,13 @@ caller opens `transaction()`; `busy_timeout` makes concurrent writers wait inste
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
     engine_id TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    waiting_for TEXT,
+    cancel_mode TEXT NOT NULL DEFAULT 'now',
     UNIQUE (pipeline, number)
 );
 CREATE TABLE IF NOT EXISTS stages (
@@ -57,7 +60,43 @@ CREATE TABLE IF NOT EXISTS actions (
     exit_code INTEGER,
     pid INTEGER,
     log_path TEXT,
+    error TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    output_variables TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS action_attempts (
+    id INTEGER PRIMARY KEY,
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    exit_code INTEGER,
+    log_path TEXT,
+    error TEXT,
+    UNIQUE (action_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    pipeline TEXT,
+    rev TEXT,
+    variables TEXT NOT NULL DEFAULT '{}',
+    run_id INTEGER,
+    all_actions INTEGER NOT NULL DEFAULT 0,
+    requested_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    taken_at TEXT,
+    result_run_id INTEGER,
     error TEXT
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    pipeline TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    disabled_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    disabled_at TEXT NOT NULL,
+    PRIMARY KEY (pipeline, stage)
 );
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY,
@@ -91,7 +130,16 @@ CREATE INDEX IF NOT EXISTS runs_active ON runs (status)
     WHERE status IN ('queued','running','waiting');
 CREATE INDEX IF NOT EXISTS stages_by_run ON stages (run_id, position);
 CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position);
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (id) WHERE taken_at IS NULL;
 """
+
+# Columns added since version 1; the tables new in version 2 come from SCHEMA itself.
+_UPGRADE_FROM_1 = (
+    "ALTER TABLE runs ADD COLUMN waiting_for TEXT",
+    "ALTER TABLE runs ADD COLUMN cancel_mode TEXT NOT NULL DEFAULT 'now'",
+    "ALTER TABLE actions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE actions ADD COLUMN output_variables TEXT NOT NULL DEFAULT '{}'",
+)
 
 
 def format_time(moment: datetime) -> str:
@@ -109,7 +157,23 @@ def parse_time(text: str) -> datetime:
 
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    # Two processes opening a brand-new file at once can both try to switch it to WAL; SQLite
+    # answers one of them "locked" without waiting. That is worth a few more tries.
+    for attempt in range(50):
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            _prepare(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.02 + 0.01 * attempt)
+        else:
+            return conn
+    raise AssertionError("unreachable")
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -118,9 +182,17 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version < SCHEMA_VERSION:
-        conn.executescript(SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    return conn
+        with transaction(conn):
+            # Another process may have upgraded it while we waited for the write lock.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:
+                for statement in _UPGRADE_FROM_1:
+                    conn.execute(statement)
+            if version < SCHEMA_VERSION:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @contextmanager

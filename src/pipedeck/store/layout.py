@@ -23,8 +23,10 @@ class RunLayout:
     def of(cls, state_dir: Path, pipeline: str, number: int) -> RunLayout:
         return cls(state_dir / "runs" / pipeline / str(number))
 
-    def log(self, stage: str, action: str) -> Path:
-        return self.root / "logs" / stage / f"{action}.log"
+    def log(self, stage: str, action: str, attempt: int = 1) -> Path:
+        # A retried action writes a new file: every attempt's log is kept.
+        name = f"{action}.log" if attempt == 1 else f"{action}.attempt-{attempt}.log"
+        return self.root / "logs" / stage / name
 
     def artifact(self, name: str) -> Path:
         return self.root / "artifacts" / name

@@ -27,6 +27,10 @@ class RunRecord:
     engine_id: str | None
     cancel_requested: bool
     error: str | None
+    waiting_for: str | None = None
+    """The stage this run waits to enter (a busy stage or a disabled transition)."""
+    cancel_mode: str = "now"
+    """`now` stops running actions; `wait` lets them finish and stops before the next group."""
 
     @property
     def key(self) -> str:
@@ -51,6 +55,8 @@ class RunRecord:
             engine_id=row["engine_id"],
             cancel_requested=bool(row["cancel_requested"]),
             error=row["error"],
+            waiting_for=row["waiting_for"],
+            cancel_mode=row["cancel_mode"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +72,7 @@ class RunRecord:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "waiting_for": self.waiting_for,
             "error": self.error,
         }
 
@@ -109,6 +116,8 @@ class ActionRecord:
     pid: int | None
     log_path: str | None
     error: str | None
+    attempt: int = 1
+    output_variables: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ActionRecord:
@@ -127,7 +136,45 @@ class ActionRecord:
             pid=row["pid"],
             log_path=row["log_path"],
             error=row["error"],
+            attempt=row["attempt"],
+            output_variables=json.loads(row["output_variables"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """An earlier attempt of an action, kept when the action is retried."""
+
+    attempt: int
+    status: Status
+    started_at: str | None
+    finished_at: str | None
+    exit_code: int | None
+    log_path: str | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AttemptRecord:
+        return cls(
+            attempt=row["attempt"],
+            status=Status(row["status"]),
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            exit_code=row["exit_code"],
+            log_path=row["log_path"],
+            error=row["error"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "status": self.status.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "exit_code": self.exit_code,
+            "log_path": self.log_path,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +209,8 @@ class ActionDetail:
     action: ActionRecord
     artifacts: list[str] = field(default_factory=list)
     approval: ApprovalRecord | None = None
+    earlier: list[AttemptRecord] = field(default_factory=list)
+    """Earlier attempts, oldest first (the action itself is the latest)."""
 
     def to_dict(self) -> dict[str, Any]:
         a = self.action
@@ -176,7 +225,10 @@ class ActionDetail:
             "log_path": a.log_path,
             "artifacts": self.artifacts,
             "error": a.error,
+            "attempt": a.attempt,
         }
+        if self.earlier:
+            out["earlier_attempts"] = [e.to_dict() for e in self.earlier]
         if a.kind == "approval":
             out["message"] = self.approval.message if self.approval else None
             out["decision"] = self.approval.decision() if self.approval else None

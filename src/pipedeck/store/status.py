@@ -16,6 +16,8 @@ class Status(StrEnum):
     TIMED_OUT = "timed_out"
     REJECTED = "rejected"
     INTERRUPTED = "interrupted"
+    SUPERSEDED = "superseded"
+    """A newer run took its place while it waited at a stage boundary."""
 
     @property
     def active(self) -> bool:

@@ -15,17 +15,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from pipedeck.store.control import Requests, Transitions
 from pipedeck.store.db import connect, now, transaction
 from pipedeck.store.layout import DB_NAME, RunLayout
 from pipedeck.store.records import (
     ActionDetail,
     ActionRecord,
     ApprovalRecord,
+    AttemptRecord,
     RunDetail,
     RunRecord,
     StageDetail,
     StageRecord,
 )
+from pipedeck.store.retries import RetryPlan, reset_for_retry
 from pipedeck.store.status import Status
 
 
@@ -48,6 +51,8 @@ class Store:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self._conn = connect(state_dir / DB_NAME)
+        self.requests = Requests(self._conn)
+        self.transitions = Transitions(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -122,6 +127,21 @@ class Store:
         error: str | None = None,
     ) -> None:
         self._set_status("actions", action_id, status, error=error, exit_code=exit_code)
+
+    def set_run_waiting(self, run_id: int, stage: str | None) -> None:
+        self._conn.execute("UPDATE runs SET waiting_for = ? WHERE id = ?", (stage, run_id))
+
+    def set_action_variables(self, action_id: int, values: dict[str, str]) -> None:
+        self._conn.execute(
+            "UPDATE actions SET output_variables = ? WHERE id = ?",
+            (json.dumps(values), action_id),
+        )
+
+    def reset_for_retry(
+        self, run: RunRecord, all_actions: bool, engine_id: str | None
+    ) -> RetryPlan:
+        """Make a failed run ready to run again from its failed stage (see `retries`)."""
+        return reset_for_retry(self._conn, run.id, all_actions, engine_id)
 
     def set_action_pid(self, action_id: int, pid: int) -> None:
         self._conn.execute("UPDATE actions SET pid = ? WHERE id = ?", (pid, action_id))
@@ -233,16 +253,23 @@ class Store:
             raise StoreError(f"no approval for action {action_id}")
         return ApprovalRecord.from_row(row)
 
-    def request_cancel(self, run: RunRecord) -> None:
-        if not run.status.active:
-            raise StoreError(f"{run.key} is not active (it is {run.status})")
-        self._conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run.id,))
+    def request_cancel(self, run: RunRecord, mode: str = "now") -> None:
+        """`now` ends running actions; `wait` lets them finish. A later `now` overrides."""
+        current = self.run_by_id(run.id)
+        if not current.status.active:
+            raise StoreError(f"{run.key} is not active (it is {current.status})")
+        self._conn.execute(
+            "UPDATE runs SET cancel_requested = 1, cancel_mode = ? WHERE id = ?"
+            " AND NOT (cancel_requested = 1 AND cancel_mode = 'now')",
+            (mode, run.id),
+        )
 
-    def cancel_requested(self, run_id: int) -> bool:
+    def cancel_requested(self, run_id: int) -> str | None:
+        """The requested cancel mode (`now` or `wait`), or None."""
         row = self._conn.execute(
-            "SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)
+            "SELECT cancel_requested, cancel_mode FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
-        return bool(row and row[0])
+        return str(row[1]) if row and row[0] else None
 
     # --- reading history -----------------------------------------------------------------
 
@@ -317,13 +344,22 @@ class Store:
             r["action_id"]: ApprovalRecord.from_row(r)
             for r in self._conn.execute("SELECT * FROM approvals WHERE run_id = ?", (run.id,))
         }
+        earlier: dict[int, list[AttemptRecord]] = {}
+        for r in self._conn.execute(
+            "SELECT at.* FROM action_attempts at JOIN actions a ON a.id = at.action_id"
+            " WHERE a.run_id = ? ORDER BY at.attempt",
+            (run.id,),
+        ):
+            earlier.setdefault(r["action_id"], []).append(AttemptRecord.from_row(r))
         return RunDetail(
             run=run,
             stages=[
                 StageDetail(
                     stage=s,
                     actions=[
-                        ActionDetail(a, artifacts.get(a.id, []), approvals.get(a.id))
+                        ActionDetail(
+                            a, artifacts.get(a.id, []), approvals.get(a.id), earlier.get(a.id, [])
+                        )
                         for a in actions
                         if a.stage_id == s.id
                     ],
@@ -342,7 +378,9 @@ class Store:
                     " AND status IN ('queued','running','waiting')",
                     (status, stamp, run_id),
                 )
-            c.execute("UPDATE runs SET error = ? WHERE id = ?", (reason, run_id))
+            c.execute(
+                "UPDATE runs SET error = ?, waiting_for = NULL WHERE id = ?", (reason, run_id)
+            )
 
     def connection(self) -> sqlite3.Connection:
         """For read-only diagnostics and tests."""

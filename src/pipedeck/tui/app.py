@@ -1,4 +1,8 @@
-"""The console app: owns the engine for its repository and the screens over it.
+"""The console app: the engine for its repository (or a client of it) and the screens over it.
+
+The first console (or `pipedeck watch`) on a repository takes its lock and runs the engine,
+watching the refs; another console opened meanwhile is a client that shows the same runs
+from the store and sends its requests there, and takes over if the engine goes away.
 
 `make_app` is the one factory the CLI, the tests, the snapshots and the screenshot script
 all use, so they build the same app (tests pass a frozen clock and fast engine settings).
@@ -6,6 +10,8 @@ all use, so they build the same app (tests pass a frozen clock and fast engine s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,7 +21,10 @@ from textual.screen import Screen
 
 from pipedeck.engine import Engine, Project, Settings
 from pipedeck.engine.events import Event
+from pipedeck.engine.liveness import RepoLock, lock_holder
+from pipedeck.engine.service import EngineService
 from pipedeck.tui.clock import Clock
+from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
 from pipedeck.tui.screens.confirm import ConfirmScreen
 from pipedeck.tui.screens.help import HelpScreen
@@ -34,21 +43,48 @@ class PipedeckApp(App[None]):
         clock: Clock | None = None,
         settings: Settings | None = None,
         start_pipeline: str | None = None,
+        watch: bool = True,
     ) -> None:
         super().__init__()
         self.project = project
         self.clock = clock or Clock()
         self.settings = settings
         self.start_pipeline = start_pipeline
+        self.watch_refs = watch
         self.engine: Engine | None = None
+        self.service: EngineService | None = None
+        self.control = Control(project, None)
+        self._repo_lock: RepoLock | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._stopped_engine = False
 
     def on_mount(self) -> None:
-        self.engine = Engine(self.project, self.settings)
-        self.engine.bus.subscribe(self._forward, logs=False)
-        main = MainScreen(self.project, self.engine, self.clock)
+        self._become_engine()
+        main = MainScreen(self.project, self.control, self.clock)
         self.push_screen(main)
         if self.start_pipeline:
             self.call_after_refresh(main.start_named, self.start_pipeline)
+        # A client takes over when the engine it used goes away (the other console quit).
+        self.set_interval(2.0, self._try_takeover)
+
+    def _become_engine(self) -> bool:
+        self._repo_lock = RepoLock.acquire(self.project.state_dir, "console")
+        if self._repo_lock is None:
+            self.control.holder = lock_holder(self.project.state_dir) or "another process"
+            return False
+        self.engine = Engine(self.project, self.settings)
+        self.engine.bus.subscribe(self._forward, logs=False)
+        self.service = EngineService(
+            self.engine, watch=self.watch_refs, poll_interval=self.engine.settings.poll_interval * 5
+        )
+        self._serving = asyncio.create_task(self.service.serve())
+        self.control.engine = self.engine
+        self.control.holder = None
+        return True
+
+    def _try_takeover(self) -> None:
+        if self.engine is None and not self._stopped_engine and self._become_engine():
+            self.notify("The other engine stopped: this console now runs the pipelines.")
 
     def _forward(self, event: Event) -> None:
         # Log output is not subscribed to: panes pull it from disk at their own pace.
@@ -64,7 +100,28 @@ class PipedeckApp(App[None]):
         yield from super().get_system_commands(screen)
         main = self.main
         yield SystemCommand("Start a run", "Run the selected pipeline on HEAD", main.action_start)
-        yield SystemCommand("Cancel the run", "Stop the shown run", main.action_cancel_run)
+        yield SystemCommand("Cancel the run", "Stop the shown run now", main.action_cancel_run)
+        yield SystemCommand(
+            "Cancel after running actions",
+            "Let running actions finish, start nothing more",
+            main.action_cancel_after,
+        )
+        yield SystemCommand(
+            "Retry failed actions", "Re-run what failed, then go on", main.action_retry
+        )
+        yield SystemCommand(
+            "Retry the whole stage",
+            "Re-run every action of the failed stage",
+            main.action_retry_stage,
+        )
+        yield SystemCommand(
+            "Disable or enable the transition",
+            "Hold runs before the selected stage, or let them go on",
+            main.action_transition,
+        )
+        yield SystemCommand(
+            "Trust the pipeline", "Review its commands and trust it", main.action_trust
+        )
         yield SystemCommand("Approve or reject", "Open the approval dialog", main.action_approve)
         yield SystemCommand("History", "Every past run", main.action_history)
         yield SystemCommand(
@@ -82,24 +139,35 @@ class PipedeckApp(App[None]):
                 self._quit_if,
             )
             return
-        await self._close_engine_and_exit()
+        await self._close_and_exit()
 
     async def _quit_if(self, yes: bool | None) -> None:
         if yes:
-            await self._close_engine_and_exit()
+            await self._close_and_exit()
 
-    async def _close_engine_and_exit(self) -> None:
-        await self._close_engine()
+    async def _close_and_exit(self) -> None:
+        await self.close_engine()
         self.exit()
 
-    async def _close_engine(self) -> None:
+    async def close_engine(self) -> None:
+        """Stop watching, cancel what still runs, and let another process be the engine."""
+        self._stopped_engine = True
+        if self._serving is not None:
+            self._serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
+            self._serving = None
         if self.engine is not None:
             engine, self.engine = self.engine, None
+            self.control.engine = None
             await engine.close()
+        if self._repo_lock is not None:
+            self._repo_lock.release()
+            self._repo_lock = None
 
     async def on_unmount(self) -> None:
         # However the app ends (an error, a test harness), its runs stop and the lease goes.
-        await self._close_engine()
+        await self.close_engine()
 
 
 def make_app(
@@ -109,10 +177,12 @@ def make_app(
     clock: Clock | None = None,
     settings: Settings | None = None,
     start_pipeline: str | None = None,
+    watch: bool = True,
 ) -> PipedeckApp:
     return PipedeckApp(
         Project.open(repo, state_dir),
         clock=clock,
         settings=settings,
         start_pipeline=start_pipeline,
+        watch=watch,
     )

@@ -17,6 +17,7 @@ ICONS = {
     Status.TIMED_OUT: "⏱",
     Status.REJECTED: "✘",
     Status.INTERRUPTED: "!",
+    Status.SUPERSEDED: "»",
 }
 
 COLOURS = {
@@ -30,6 +31,7 @@ COLOURS = {
     Status.TIMED_OUT: "dark_orange",
     Status.REJECTED: "red",
     Status.INTERRUPTED: "magenta",
+    Status.SUPERSEDED: "grey62",
 }
 
 

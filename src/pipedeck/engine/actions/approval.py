@@ -40,7 +40,7 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
         )
     )
     record = await _wait_for_decision(ctx, job, timeout)
-    if ctx.cancel.is_set() and record is None:
+    if record is None:
         write_log(ctx, job, "pipedeck: cancelled while waiting for approval\n")
         return Outcome(Status.CANCELLED, error="cancelled")
     assert record is not None and record.result is not None
@@ -75,7 +75,8 @@ async def _wait_for_decision(
         record = ctx.store.approval(job.record.id)
         if record.result is not None:
             return record
-        if ctx.cancel.is_set():
+        # Even a cancel that lets running actions finish does not wait days for a person.
+        if ctx.cancel.is_set() or ctx.stopping.is_set():
             return None
         remaining = deadline - loop.time()
         if remaining <= 0:

@@ -24,7 +24,7 @@ class ActionFailure(Exception):
 
 
 def log_path(ctx: RunContext, job: ActionJob) -> Path:
-    return ctx.layout.log(job.stage.name, job.action.name)
+    return ctx.layout.log(job.stage.name, job.action.name, job.record.attempt)
 
 
 def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:

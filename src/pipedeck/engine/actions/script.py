@@ -120,9 +120,10 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         return Outcome(Status.FAILED, code, why)
     try:
         produced = await asyncio.to_thread(_collect_outputs, ctx, job, work)
-        ctx.variables.set_namespace(
-            action.name, read_variables_file(Path(env["PIPEDECK_VARIABLES_FILE"]))
-        )
+        exported = read_variables_file(Path(env["PIPEDECK_VARIABLES_FILE"]))
+        ctx.variables.set_namespace(action.name, exported)
+        # Kept with the action, so a retry of a later stage still resolves `#{action.NAME}`.
+        ctx.store.set_action_variables(job.record.id, exported)
     except ArtifactError as exc:
         raise ActionFailure(str(exc)) from None
     return Outcome(Status.SUCCEEDED, code, artifacts=tuple(produced))

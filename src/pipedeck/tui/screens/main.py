@@ -2,7 +2,8 @@
 
 State flows one way: a timer (and every engine event) reads the store and hands the results
 down to the widgets; widgets report choices up as messages. The screen never writes run
-state — it asks the engine (`start`, `approve`, `reject`, `cancel`).
+state — it asks the engine through `Control` (`start`, `approve`, `reject`, `cancel`, `retry`),
+which is this console's own engine or, for a second console, the one that owns the repository.
 """
 
 from __future__ import annotations
@@ -19,25 +20,28 @@ from textual.widgets import Footer, Static
 
 from pipedeck.definition import Pipeline, Problem
 from pipedeck.definition.errors import display_path
-from pipedeck.engine import Engine, EngineError, Project, RequestError
+from pipedeck.engine import EngineError, Project, RequestError
 from pipedeck.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
     RunFinished,
     RunStarted,
 )
+from pipedeck.engine.pending import pending_commits
+from pipedeck.engine.trust import TrustError, TrustStore
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
 from pipedeck.tui.approval_info import waiting_approval
 from pipedeck.tui.clock import Clock
+from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
 from pipedeck.tui.screens.approval import ApprovalDialog, Decision
-from pipedeck.tui.screens.confirm import ConfirmScreen
 from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
+from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
-from pipedeck.tui.widgets.stage_graph import StageGraph
+from pipedeck.tui.widgets.stage_graph import StageGraph, StageMarks
 
 TICK = 0.2
 RUNS_PER_PIPELINE = 8
@@ -49,7 +53,7 @@ def _shown(problem: Problem) -> str:
     return str(replace(problem, path=display_path(problem.path)))
 
 
-class MainScreen(Screen[None]):
+class MainScreen(Steering, Screen[None]):
     BINDINGS = [
         Binding("left", "move(-1, 0)", "Stage", show=False),
         Binding("right,l", "move(1, 0)", "Stage", show=False),
@@ -58,7 +62,11 @@ class MainScreen(Screen[None]):
         Binding("enter", "open_log", "Log"),
         Binding("s", "start", "Start"),
         Binding("c", "cancel_run", "Cancel"),
+        Binding("C", "cancel_after", "Cancel after running", show=False),
         Binding("a", "approve", "Approve"),
+        Binding("R", "retry", "Retry"),
+        Binding("d", "transition", "Transition", show=False),
+        Binding("T", "trust", "Trust", show=False),
         Binding("h", "history", "History"),
         Binding("t", "timestamps", "Times", show=False),
         Binding("f,end", "follow", "Follow", show=False),
@@ -67,10 +75,10 @@ class MainScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, project: Project, engine: Engine, clock: Clock) -> None:
+    def __init__(self, project: Project, control: Control, clock: Clock) -> None:
         super().__init__()
         self.project = project
-        self.engine = engine
+        self.control = control
         self.clock = clock
         self.pipelines: list[Pipeline] = []
         self.problems: list[Problem] = []
@@ -83,6 +91,9 @@ class MainScreen(Screen[None]):
         self.detail: RunDetail | None = None
         self._ticks = 0
         self._refresh_queued = False
+        self._notes: dict[str, str] = {}
+        self._notes_due = True
+        self._seen_waiting: set[int] = set()
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -101,24 +112,53 @@ class MainScreen(Screen[None]):
 
     # --- reading state -------------------------------------------------------------------
 
-    def _reload_pipelines(self) -> None:
+    def _reload_pipelines(self) -> bool:
+        """Load the pipeline files again if any changed; True if they did."""
         directory = self.project.pipelines_dir
         try:
             stamp = tuple(sorted((p.name, p.stat().st_mtime) for p in directory.iterdir()))
         except OSError:
             stamp = ()
         if stamp == self._pipelines_stamp:
-            return
+            return False
         self._pipelines_stamp = stamp
         result = self.project.load()
         self.pipelines, self.problems = result.pipelines, result.problems
         if self.selected_pipeline is None and self.pipelines:
             self.selected_pipeline = self.pipelines[0].name
+        return True
+
+    def _update_notes(self) -> None:
+        """What each pipeline heading says besides its name: trust, commits not yet run.
+
+        Reads files and runs git, so it is done every few seconds, not every tick.
+        """
+        trust = TrustStore()
+        notes: dict[str, str] = {}
+        for p in self.pipelines:
+            said = []
+            if p.path is not None:
+                try:
+                    state = trust.check(p.path)
+                except (TrustError, OSError):
+                    state = None
+                if state is None or not state.trusted:
+                    said.append("untrusted: T")
+            pending = pending_commits(self.project.repo, self.project.store, p)
+            if pending is not None:
+                plural = "s" if pending.count > 1 else ""
+                said.append(f"{pending.count} new commit{plural}: s")
+            if said:
+                notes[p.name] = " · ".join(said)
+        self._notes = notes
 
     def _rows(self) -> list[PipelineRow]:
         store = self.project.store
         rows = [
-            PipelineRow(p.name, store.runs(p.name, limit=RUNS_PER_PIPELINE)) for p in self.pipelines
+            PipelineRow(
+                p.name, store.runs(p.name, limit=RUNS_PER_PIPELINE), notes=self._notes.get(p.name)
+            )
+            for p in self.pipelines
         ]
         names = {p.name for p in self.pipelines}
         for path in sorted({p.path for p in self.problems}):
@@ -138,7 +178,9 @@ class MainScreen(Screen[None]):
 
     def refresh_state(self) -> None:
         self._ticks += 1
-        self._reload_pipelines()
+        if self._reload_pipelines() or self._notes_due or self._ticks % 25 == 0:
+            self._notes_due = False
+            self._update_notes()
         rows = self._rows()
         key = self.shown_run_key(rows)
         store = self.project.store
@@ -148,7 +190,9 @@ class MainScreen(Screen[None]):
             self.detail = None
         self.query_one(RunList).show(rows, key, ages=self._ticks % 25 == 0)
         graph = self.query_one(StageGraph)
-        if graph.detail != self.detail or self._animated():
+        marks = self._stage_marks(rows)
+        if graph.detail != self.detail or self._animated() or marks != graph.marks:
+            graph.marks = marks
             graph.detail = self.detail
         if self.auto_action and self.detail is not None:
             telling = self._telling_action(self.detail)
@@ -159,6 +203,24 @@ class MainScreen(Screen[None]):
         if self._ticks % 10 == 1:
             self._show_header()
         self._check_dialog()
+        self._notice_waiting()
+
+    def _stage_marks(self, rows: list[PipelineRow]) -> StageMarks:
+        """Runs waiting to enter each stage of the shown pipeline, and disabled transitions."""
+        if self.detail is None:
+            return StageMarks()
+        pipeline = self.detail.run.pipeline
+        waiting: dict[str, list[str]] = {}
+        for row in rows:
+            if row.name == pipeline:
+                for run in row.runs:
+                    if run.waiting_for and run.status.active:
+                        waiting.setdefault(run.waiting_for, []).append(f"#{run.number}")
+        held = {
+            stage: t.reason
+            for stage, t in self.project.store.transitions.of_pipeline(pipeline).items()
+        }
+        return StageMarks(waiting, held)
 
     def _animated(self) -> bool:
         """Spinners and elapsed times move only while something runs."""
@@ -230,8 +292,35 @@ class MainScreen(Screen[None]):
             commit = "[dim]no commits yet[/]"
         branch = repo.current_branch() or "detached"
         self.query_one("#header", Static).update(
-            f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit}"
+            f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit} · {self._role()}"
         )
+
+    def _role(self) -> str:
+        """Whether this console runs the pipelines, and how it watches; or whose client it is."""
+        if self.control.engine is None:
+            # The role, not the pid: `pid role` is in every request's toast.
+            role = (self.control.holder or "").rpartition(" ")[2] or "another"
+            return f"[yellow]client of the {role} engine[/]"
+        service = getattr(self.app, "service", None)
+        watcher = service.watcher if service is not None else None
+        if watcher is None:
+            return "[dim]not watching[/]"
+        if watcher.mode == "polling":
+            return f"[yellow]polling for commits[/] [dim]({watcher.reason})[/]"
+        return "[green]watching for commits[/]"
+
+    def _notice_waiting(self) -> None:
+        """A client gets no engine events: it notices a new waiting approval in the store."""
+        if self.control.engine is not None or self.detail is None:
+            return
+        waiting = {
+            a.action.id for _, a in self.detail.actions() if a.action.status is Status.WAITING
+        }
+        new = waiting - self._seen_waiting
+        self._seen_waiting = waiting
+        if new and self.app.screen is self:
+            self.app.bell()
+            self.action_approve()
 
     def _check_dialog(self) -> None:
         """Close an open approval dialog whose approval was decided elsewhere."""
@@ -255,6 +344,7 @@ class MainScreen(Screen[None]):
             self.app.bell()
             self.notify(f"{event.run} waits for approval: {event.message}", timeout=8)
         if isinstance(event, RunFinished):
+            self._notes_due = True
             self.app.bell()
             ok = event.status == Status.SUCCEEDED
             self.notify(
@@ -345,30 +435,15 @@ class MainScreen(Screen[None]):
     @work(exclusive=False)
     async def _start(self, pipeline: Pipeline, variables: dict[str, str]) -> None:
         try:
-            run = await self.engine.start(pipeline, variables=variables)
+            said = await self.control.start(pipeline, variables)
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
         self.selected_pipeline = pipeline.name
         self.pinned_run = None
         self.auto_action = True
-        self.notify(f"{run.key} started on {run.commit[:7]}")
+        self.notify(said)
         self.refresh_state()
-
-    def action_cancel_run(self) -> None:
-        if self.detail is None or not self.detail.run.status.active:
-            self.notify("The shown run is not running.", severity="warning")
-            return
-        run = self.detail.run
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                try:
-                    self.engine.cancel(self.project.store.run_by_id(run.id))
-                except RequestError as exc:
-                    self.notify(str(exc), severity="error")
-
-        self.app.push_screen(ConfirmScreen(f"Cancel {run.key}?", yes="Cancel run"), answer)
 
     def action_approve(self) -> None:
         if self.detail is None:
@@ -386,9 +461,9 @@ class MainScreen(Screen[None]):
                 current = self.project.store.run_by_id(run.id)
                 action = f"{info.stage}/{info.action}"
                 if decision.approved:
-                    self.engine.approve(current, decision.comment or None, action=action)
+                    self.control.approve(current, decision.comment or None, action)
                 else:
-                    self.engine.reject(current, decision.comment, action=action)
+                    self.control.reject(current, decision.comment, action)
             except RequestError as exc:
                 self.notify(str(exc), severity="error")
             self.refresh_state()
@@ -420,7 +495,8 @@ class MainScreen(Screen[None]):
             view.action_search()
 
     def has_active_runs(self) -> bool:
-        return any(
-            run.status.active and run.engine_id == self.engine.engine_id
+        engine = self.control.engine
+        return engine is not None and any(
+            run.status.active and run.engine_id == engine.engine_id
             for run in self.project.store.active_runs()
         )

@@ -7,8 +7,9 @@ terminal is too narrow for all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -20,7 +21,17 @@ from pipedeck.store import ActionDetail, RunDetail, StageDetail, Status
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import COLOURS, icon
 
-BOX_MIN, BOX_MAX, ARROW = 16, 30, " → "
+BOX_MIN, BOX_MAX, ARROW, HELD = 16, 30, " → ", " ╳ "  # noqa: RUF001 - a cross, not an X
+
+
+@dataclass(frozen=True)
+class StageMarks:
+    """What the graph shows besides the run itself."""
+
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    """Stage → runs (`#5`) waiting to enter it."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Stage → why the transition into it is disabled."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class StageGraph(Widget, can_focus=True):
     def __init__(self, clock: Clock, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
+        self.marks = StageMarks()
 
     # --- selection ---------------------------------------------------------------------
 
@@ -77,24 +89,30 @@ class StageGraph(Widget, can_focus=True):
     def render(self) -> RenderableType:
         if self.detail is None:
             return Text("No run yet — press s to start one.", style="dim")
-        boxes = [self._box(i, stage) for i, stage in enumerate(self.detail.stages)]
+        boxes = [
+            (stage.stage.name, *self._box(i, stage)) for i, stage in enumerate(self.detail.stages)
+        ]
         width = max(self.size.width, BOX_MIN + len(ARROW))
-        rows: list[list[tuple[int, Panel]]] = [[]]
+        rows: list[list[tuple[str, int, Panel]]] = [[]]
         used = 0
-        for box_width, panel in boxes:
+        for name, box_width, panel in boxes:
             if rows[-1] and used + len(ARROW) + box_width > width:
                 rows.append([])
                 used = 0
             used += box_width + (len(ARROW) if rows[-1] else 0)
-            rows[-1].append((box_width, panel))
+            rows[-1].append((name, box_width, panel))
         lines: list[RenderableType] = []
         for r, row in enumerate(rows):
             grid = Table.grid()
             cells: list[RenderableType] = []
-            for c, (box_width, panel) in enumerate(row):
+            for c, (name, box_width, panel) in enumerate(row):
                 if c or r:
                     grid.add_column(width=len(ARROW), vertical="middle")
-                    cells.append(Text(ARROW, style="bold grey50"))
+                    # A disabled transition: runs stop before this stage.
+                    held = name in self.marks.held
+                    cells.append(
+                        Text(HELD if held else ARROW, style="bold red" if held else "bold grey50")
+                    )
                 grid.add_column(width=box_width)
                 cells.append(panel)
             grid.add_row(*cells)
@@ -123,8 +141,14 @@ class StageGraph(Widget, can_focus=True):
                 line.append(" approve? a", style="bold yellow")
             body.append_text(line)
             body.append("\n")
+        if stage.name in self.marks.held:
+            body.append(f"⛔ held: {self.marks.held[stage.name]}\n", style="red")
+        if stage.name in self.marks.waiting:
+            body.append(f"⏳ waiting: {' '.join(self.marks.waiting[stage.name])}\n", style="yellow")
         body.rstrip()
-        content_width = max([len(stage.name) + 4] + [len(line) for line in body.plain.splitlines()])
+        content_width = max(
+            [len(stage.name) + 4] + [cell_len(line) for line in body.plain.splitlines()]
+        )
         width = max(BOX_MIN, min(BOX_MAX, content_width + 4))
         took = elapsed(self.clock, stage.started_at, stage.finished_at)
         waiting = stage.status is Status.RUNNING and any(

@@ -1,0 +1,185 @@
+"""The one engine of a repository at work: carrying out clients' requests, and watching.
+
+A console or `pipedeck watch` that holds the repository's lock runs this beside its engine.
+It takes the requests other processes leave in the store (start a run, retry one) and, when
+watching, turns new commits on the refs into runs — only of pipelines whose trigger accepts
+the commit and whose file the user has trusted with its exact content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from pathlib import Path
+
+from pipedeck.definition.model import Pipeline
+from pipedeck.engine.engine import Engine, EngineError
+from pipedeck.engine.events import TriggerSkipped, WatchStarted
+from pipedeck.engine.project import ProjectError
+from pipedeck.engine.triggers import changed_paths_for, decide
+from pipedeck.engine.trust import TrustError, TrustStore
+from pipedeck.gitrepo import GitError
+from pipedeck.gitrepo.refwatch import RefUpdate, RefWatcher
+from pipedeck.store import RunRecord, StoreError
+from pipedeck.store.control import Request
+
+log = logging.getLogger(__name__)
+
+
+class EngineService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        watch: bool = True,
+        force_polling: bool = False,
+        poll_interval: float = 1.0,
+        trust: TrustStore | None = None,
+    ) -> None:
+        self.engine = engine
+        # Made once this process holds the repository's lock: a request older than this was
+        # made while no engine ran, and its client has given up on it.
+        self._stale_up_to = engine.project.store.requests.last_id()
+        self.trust = trust or TrustStore()
+        # Made now, so commits from here on are news and the console can say how it watches.
+        self.watcher = (
+            RefWatcher(
+                engine.project.repo, force_polling=force_polling, poll_interval=poll_interval
+            )
+            if watch
+            else None
+        )
+
+    async def serve(self) -> None:
+        """Run until cancelled."""
+        store = self.engine.project.store
+        # Requests made while no engine ran were refused to their clients already (they
+        # stop waiting); carrying them out now would surprise everyone.
+        store.requests.abandon_untaken("no engine took the request in time", self._stale_up_to)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._take_requests())
+            if self.watcher is not None:
+                tasks.create_task(self._follow_refs(self.watcher))
+                tasks.create_task(self._report_mode(self.watcher))
+
+    # --- requests from other processes ----------------------------------------------------
+
+    async def _take_requests(self) -> None:
+        store = self.engine.project.store
+        while True:
+            for request in store.requests.take_pending():
+                await self.carry_out(request)
+            await asyncio.sleep(self.engine.settings.poll_interval)
+
+    async def carry_out(self, request: Request) -> RunRecord | None:
+        engine, store = self.engine, self.engine.project.store
+        try:
+            if request.kind == "start" and request.pipeline:
+                pipeline = engine.project.pipeline(request.pipeline)
+                run = await engine.start(
+                    pipeline,
+                    request.rev or "HEAD",
+                    request.variables,
+                    trigger=f"started by {request.requested_by}",
+                )
+            elif request.kind == "retry" and request.run_id is not None:
+                run = await engine.retry(store.run_by_id(request.run_id), request.all_actions)
+            else:
+                raise EngineError(f"unknown request {request.kind!r}")
+        except (EngineError, ProjectError, StoreError) as exc:
+            store.requests.finish(request.id, error=str(exc))
+            return None
+        store.requests.finish(request.id, run_id=run.id)
+        return run
+
+    # --- watching -------------------------------------------------------------------------
+
+    async def _report_mode(self, watcher: RefWatcher) -> None:
+        """Say how the repository is watched, and again if it falls back to polling."""
+        shown: tuple[str, str | None] | None = None
+        while True:
+            if (watcher.mode, watcher.reason) != shown:
+                shown = (watcher.mode, watcher.reason)
+                self.engine.bus.publish(
+                    WatchStarted(
+                        repo=str(self.engine.project.repo.root),
+                        mode=watcher.mode,
+                        reason=watcher.reason,
+                    )
+                )
+            await asyncio.sleep(1.0)
+
+    async def _follow_refs(self, watcher: RefWatcher) -> None:
+        # aclosing: when the service stops mid-batch, the watch threads stop now, not at
+        # garbage collection.
+        async with contextlib.aclosing(watcher.updates()) as batches:
+            async for batch in batches:
+                try:
+                    await self.on_updates(batch)
+                except (GitError, OSError) as exc:
+                    log.warning("could not act on %s: %s", batch, exc)
+
+    async def on_updates(self, batch: list[RefUpdate]) -> list[RunRecord]:
+        """Start the runs a batch of ref moves calls for; one per pipeline and ref."""
+        project = self.engine.project
+        pipelines = project.load().pipelines if project.pipelines_dir.is_dir() else []
+        current = project.repo.current_branch()
+        started = []
+        for pipeline in pipelines:
+            for update in batch:
+                if update.new is None:
+                    continue
+                base = self._last_commit(pipeline) or update.old
+                new = update.new
+                reason = decide(
+                    pipeline,
+                    update,
+                    current_branch=current,
+                    changed_paths=functools.partial(changed_paths_for, project.repo, base, new),
+                )
+                if reason is None or not self._trusted(pipeline, update):
+                    continue
+                try:
+                    started.append(
+                        await self.engine.start(
+                            pipeline,
+                            update.new,
+                            trigger=reason,
+                            branch=update.name if update.kind == "branch" else None,
+                        )
+                    )
+                except EngineError as exc:
+                    log.warning("could not start %s: %s", pipeline.name, exc)
+        return started
+
+    def _last_commit(self, pipeline: Pipeline) -> str | None:
+        runs = self.engine.project.store.runs(pipeline.name, limit=1)
+        return runs[0].commit if runs else None
+
+    def _trusted(self, pipeline: Pipeline, update: RefUpdate) -> bool:
+        path = pipeline.path
+        assert path is not None
+        try:
+            state = self.trust.check(path)
+        except (TrustError, OSError) as exc:
+            why = str(exc)
+        else:
+            if state.trusted:
+                return True
+            what = "is new" if state.state == "new" else "changed since it was trusted"
+            name = _shown(path, self.engine.project.repo.root)
+            why = f"{name} {what}; review it with `pipedeck trust`"
+        self.engine.bus.publish(
+            TriggerSkipped(
+                pipeline=pipeline.name, ref=update.ref, commit=update.new or "", reason=why
+            )
+        )
+        return False
+
+
+def _shown(path: Path, root: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(root))
+    return str(path)

@@ -1,0 +1,68 @@
+"""What the console asks of the engine, whether it runs the engine or is a client of one.
+
+The console that holds the repository's lock owns the engine and calls it directly. A second
+console is a client: it sends the same requests through the store to the engine that owns
+the repository. Screens call this object and never need to know which of the two they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipedeck.definition import Pipeline
+from pipedeck.engine import Engine, EngineError, Project, RequestError, requests
+from pipedeck.store import RunRecord
+
+
+@dataclass
+class Control:
+    project: Project
+    engine: Engine | None
+    holder: str | None = None
+    """Who owns the repository when this console is a client (`pid role`)."""
+
+    @property
+    def is_engine(self) -> bool:
+        return self.engine is not None
+
+    async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str:
+        """Start a run (or ask for one); returns what to tell the user."""
+        if self.engine is None:
+            requests.request_start(self.project.store, pipeline.name, "HEAD", variables)
+            return f"asked the engine ({self.holder}) to start {pipeline.name}"
+        run = await self.engine.start(pipeline, variables=variables)
+        return f"{run.key} started on {run.commit[:7]}"
+
+    async def retry(self, run: RunRecord, all_actions: bool) -> str:
+        if self.engine is None:
+            requests.request_retry(self.project.store, run, all_actions)
+            return f"asked the engine ({self.holder}) to retry {run.key}"
+        await self.engine.retry(run, all_actions)
+        return f"{run.key} retried"
+
+    def cancel(self, run: RunRecord, wait: bool) -> None:
+        if self.engine is None:
+            requests.cancel(self.project.store, run, wait=wait)
+        else:
+            self.engine.cancel(run, wait=wait)
+
+    def approve(self, run: RunRecord, comment: str | None, action: str) -> None:
+        if self.engine is None:
+            requests.approve(self.project.store, run, comment, action=action)
+        else:
+            self.engine.approve(run, comment, action=action)
+
+    def reject(self, run: RunRecord, comment: str, action: str) -> None:
+        if self.engine is None:
+            requests.reject(self.project.store, run, comment, action=action)
+        else:
+            self.engine.reject(run, comment, action=action)
+
+    def disable_transition(self, pipeline: str, stage: str, reason: str) -> None:
+        requests.disable_transition(self.project.store, pipeline, stage, reason)
+
+    def enable_transition(self, pipeline: str, stage: str) -> None:
+        requests.enable_transition(self.project.store, pipeline, stage)
+
+
+__all__ = ["Control", "EngineError", "RequestError"]

@@ -1,0 +1,122 @@
+"""A store written by the previous version opens, upgraded in place, its history intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from pipedeck.store import Status, Store
+from pipedeck.store.layout import DB_NAME
+
+# The schema as version 1 wrote it, kept verbatim: the upgrade must start from exactly this.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    commit_subject TEXT NOT NULL DEFAULT '',
+    branch TEXT,
+    trigger TEXT NOT NULL DEFAULT 'manual',
+    variables TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    engine_id TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    UNIQUE (pipeline, number)
+);
+CREATE TABLE IF NOT EXISTS stages (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage_id INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    run_order INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    exit_code INTEGER,
+    pid INTEGER,
+    log_path TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    action_id INTEGER PRIMARY KEY REFERENCES actions(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    message TEXT NOT NULL DEFAULT '',
+    requested_at TEXT NOT NULL,
+    expires_at TEXT,
+    result TEXT,
+    decided_by TEXT,
+    decided_at TEXT,
+    comment TEXT
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    environment TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    deployed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, number DESC);
+CREATE INDEX IF NOT EXISTS runs_active ON runs (status)
+    WHERE status IN ('queued','running','waiting');
+CREATE INDEX IF NOT EXISTS stages_by_run ON stages (run_id, position);
+CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position);
+"""
+
+
+def test_a_version_1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(V1_SCHEMA)
+    conn.execute(
+        "INSERT INTO runs (pipeline, number, status, commit_sha, created_at)"
+        " VALUES ('ci', 1, 'failed', 'abc', '2026-01-01T00:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO stages (run_id, position, name, status) VALUES (1, 0, 'Build', 'failed')"
+    )
+    conn.execute(
+        "INSERT INTO actions (run_id, stage_id, position, name, kind, run_order, status)"
+        " VALUES (1, 1, 0, 'compile', 'build', 1, 'failed')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        run = store.find_run("ci/1")
+        assert (run.status, run.waiting_for, run.cancel_mode) == (Status.FAILED, None, "now")
+        (action,) = [a for _, a in store.detail(run).actions()]
+        assert (action.action.attempt, action.action.output_variables) == (1, {})
+        # The tables new in version 2 are there and work.
+        assert store.requests.last_id() == 0
+        assert store.transitions.listed() == []
+        version = store.connection().execute("PRAGMA user_version").fetchone()[0]
+        assert version == 2
+    finally:
+        store.close()
+    # Opening it again does not try to upgrade twice.
+    Store(tmp_path).close()

@@ -1,0 +1,202 @@
+"""The console as the repository's engine or as a client; retry, transitions, trust by key."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Input, Static
+
+from pipedeck.engine.trust import TrustStore
+from pipedeck.store import Status
+from pipedeck.tui.screens.approval import ApprovalDialog
+from pipedeck.tui.screens.confirm import ConfirmScreen, PromptScreen
+from pipedeck.tui.screens.trust import TrustDialog
+from pipedeck.tui.widgets.run_list import RunList
+from pipedeck.tui.widgets.stage_graph import StageGraph
+from tests.conftest import RepoMaker
+from tests.tui.conftest import action_statuses, console, latest, notifications, text_of, until
+
+FLAKY = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - {name: compile, kind: build, run: 'echo compiled'}
+  - name: Test
+    actions:
+      - name: unit
+        kind: test
+        run: |
+          while [ -e "$PIPEDECK_REPO_ROOT/hold-test" ]; do sleep 0.05; done
+          test -e "$PIPEDECK_REPO_ROOT/fixed" && echo ok
+  - name: Deploy
+    actions:
+      - name: ship
+        kind: deploy
+        run: 'while [ -e "$PIPEDECK_REPO_ROOT/hold" ]; do sleep 0.05; done; echo shipped'
+"""
+
+
+def flaky_repo(repo: RepoMaker, trusted: bool = True) -> Path:
+    path = repo.pipeline(FLAKY)
+    repo.commit("pipeline")
+    if trusted:
+        TrustStore().trust(path)
+    return path
+
+
+def header(app: object) -> str:
+    return text_of(app.screen.query_one("#header", Static))  # type: ignore[attr-defined]
+
+
+def drawn(graph: StageGraph) -> str:
+    """The graph as the terminal shows it, as plain text."""
+    out = Console(width=graph.size.width, file=io.StringIO(), color_system=None)
+    out.print(graph.render())
+    return out.file.getvalue()  # type: ignore[attr-defined]
+
+
+def run_labels(app: object) -> list[str]:
+    runs = app.screen.query_one(RunList)  # type: ignore[attr-defined]
+    return [str(runs.get_option_at_index(i).prompt) for i in range(runs.option_count)]
+
+
+async def test_R_retries_the_failed_run_in_place(repo: RepoMaker) -> None:
+    flaky_repo(repo)
+    async with console(repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(
+            pilot, lambda: (r := latest(app)) is not None and r.status is Status.FAILED, "fail"
+        )
+        (repo.root / "fixed").touch()
+        await pilot.press("R")
+        await until(pilot, lambda: latest(app).status is Status.SUCCEEDED, "the retried run")  # type: ignore[union-attr]
+        run = latest(app)
+        assert run is not None and run.number == 1
+        assert any("ci/1 retried" in n for n in notifications(app))
+        detail = app.project.store.detail(run)
+        unit = next(a for _, a in detail.actions() if a.action.name == "unit")
+        assert unit.action.attempt == 2 and unit.earlier[0].status is Status.FAILED
+
+
+async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
+    repo: RepoMaker,
+) -> None:
+    flaky_repo(repo)
+    (repo.root / "fixed").touch()
+    async with console(repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(pilot, lambda: (r := latest(app)) is not None and not r.status.active, "run")
+        graph = app.screen.query_one(StageGraph)
+        graph.select("Deploy", "ship")
+        await pilot.press("d")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")  # an empty reason is refused
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "release freeze"
+        await pilot.press("enter")
+        held = app.project.store.transitions.disabled("ci", "Deploy")
+        assert held is not None and held.reason == "release freeze"
+        # A new run stops before Deploy, and the graph says why and who waits.
+        await pilot.press("s")
+        await until(pilot, lambda: latest(app).waiting_for == "Deploy", "held")  # type: ignore[union-attr]
+        await until(pilot, lambda: "⛔ held: release freeze" in drawn(graph), "the held mark")
+        assert any("⏳Deploy" in label for label in run_labels(app))
+        graph.select("Deploy", "ship")
+        await pilot.press("d")
+        assert app.project.store.transitions.disabled("ci", "Deploy") is None
+        await until(pilot, lambda: latest(app).status is Status.SUCCEEDED, "went on")  # type: ignore[union-attr]
+
+
+async def test_T_shows_the_commands_and_trusts_the_file(repo: RepoMaker) -> None:
+    path = flaky_repo(repo, trusted=False)
+    async with console(repo.root) as (app, pilot):
+        await until(
+            pilot, lambda: any("untrusted: T" in label for label in run_labels(app)), "mark"
+        )
+        await pilot.press("T")
+        assert isinstance(app.screen, TrustDialog)
+        shown = " ".join(text_of(s) for s in app.screen.query(Static))
+        assert 'test -e "$PIPEDECK_REPO_ROOT/fixed"' in shown
+        await pilot.press("y")
+        assert TrustStore().check(path).trusted
+        await until(
+            pilot, lambda: not any("untrusted" in label for label in run_labels(app)), "mark gone"
+        )
+
+
+async def test_C_cancels_after_the_running_actions(repo: RepoMaker) -> None:
+    flaky_repo(repo)
+    (repo.root / "fixed").touch()
+    (repo.root / "hold-test").touch()
+    async with console(repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(
+            pilot,
+            lambda: (
+                (r := latest(app)) is not None
+                and action_statuses(app, r)["Test/unit"] is Status.RUNNING
+            ),
+            "testing",
+        )
+        await pilot.press("C")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: latest(app).cancel_mode == "wait", "request")  # type: ignore[union-attr]
+        (repo.root / "hold-test").unlink()
+        await until(pilot, lambda: latest(app).status is Status.CANCELLED, "stopped")  # type: ignore[union-attr]
+        run = latest(app)
+        assert run is not None
+        statuses = action_statuses(app, run)
+        assert statuses["Test/unit"] is Status.SUCCEEDED
+        assert statuses["Deploy/ship"] is Status.SKIPPED
+
+
+async def test_the_console_watches_and_runs_new_commits(repo: RepoMaker) -> None:
+    flaky_repo(repo)
+    (repo.root / "fixed").touch()
+    async with console(repo.root) as (app, pilot):
+        assert "watching for commits" in header(app)
+        new = repo.commit("feature")
+        await until(pilot, lambda: (r := latest(app)) is not None and r.commit == new, "a run")
+        run = latest(app)
+        assert run is not None and run.trigger == "push to main"
+
+
+async def test_a_second_console_is_a_client_of_the_first(repo: RepoMaker) -> None:
+    flaky_repo(repo)
+    (repo.root / "fixed").touch()
+    async with console(repo.root) as (first, _), console(repo.root) as (second, pilot):
+        assert first.engine is not None and second.engine is None
+        assert "client of the console engine" in header(second)
+        assert second.control.holder == f"{os.getpid()} console"
+        await pilot.press("s")
+        await until(
+            pilot,
+            lambda: (r := latest(second)) is not None and r.status is Status.SUCCEEDED,
+            "a run",
+        )
+        run = latest(second)
+        assert run is not None and run.engine_id == first.engine.engine_id
+        assert run.trigger.startswith("started by ")
+        # The engine goes away: the client left alone takes over (it checks every 2 s).
+        await first.close_engine()
+        await until(pilot, lambda: second.engine is not None, "the takeover")
+        await until(pilot, lambda: "watching for commits" in header(second), "new header")
+
+
+async def test_a_client_console_pops_the_approval_dialog_and_decides(ci_repo: RepoMaker) -> None:
+    TrustStore().trust(ci_repo.root / "pipelines" / "ci.yml")
+    async with console(ci_repo.root) as (first, _), console(ci_repo.root) as (second, pilot):
+        assert second.engine is None
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(second.screen, ApprovalDialog), "the dialog")
+        await pilot.press("a")
+        await until(pilot, lambda: latest(second).status is Status.SUCCEEDED, "approved")  # type: ignore[union-attr]
+        run = latest(second)
+        assert run is not None and run.engine_id == first.engine.engine_id  # type: ignore[union-attr]
+        gate = next(a for _, a in second.project.store.detail(run).actions() if a.approval)
+        assert gate.approval is not None and gate.approval.result == "approved"
