@@ -115,7 +115,7 @@ async def test_T_shows_the_commands_and_trusts_the_file(repo: RepoMaker) -> None
     path = flaky_repo(repo, trusted=False)
     async with console(repo.root) as (app, pilot):
         await until(
-            pilot, lambda: any("untrusted: T" in label for label in run_labels(app)), "mark"
+            pilot, lambda: any("not trusted (T)" in label for label in run_labels(app)), "mark"
         )
         await pilot.press("T")
         assert isinstance(app.screen, TrustDialog)
@@ -124,7 +124,7 @@ async def test_T_shows_the_commands_and_trusts_the_file(repo: RepoMaker) -> None
         await pilot.press("y")
         assert TrustStore().check(path).trusted
         await until(
-            pilot, lambda: not any("untrusted" in label for label in run_labels(app)), "mark gone"
+            pilot, lambda: not any("not trusted" in label for label in run_labels(app)), "mark gone"
         )
 
 

@@ -26,6 +26,8 @@ from pipedeck.engine.events import (
     ApprovalRequested,
     RunFinished,
     RunStarted,
+    TriggerSkipped,
+    WatchStarted,
 )
 from pipedeck.engine.pending import pending_commits
 from pipedeck.engine.trust import TrustError, TrustStore
@@ -91,7 +93,7 @@ class MainScreen(Steering, Screen[None]):
         self.detail: RunDetail | None = None
         self._ticks = 0
         self._refresh_queued = False
-        self._notes: dict[str, str] = {}
+        self._notes: dict[str, tuple[str, ...]] = {}
         self._notes_due = True
         self._seen_waiting: set[int] = set()
 
@@ -134,7 +136,7 @@ class MainScreen(Steering, Screen[None]):
         Reads files and runs git, so it is done every few seconds, not every tick.
         """
         trust = TrustStore()
-        notes: dict[str, str] = {}
+        notes: dict[str, tuple[str, ...]] = {}
         for p in self.pipelines:
             said = []
             if p.path is not None:
@@ -143,20 +145,22 @@ class MainScreen(Steering, Screen[None]):
                 except (TrustError, OSError):
                     state = None
                 if state is None or not state.trusted:
-                    said.append("untrusted: T")
+                    said.append("⚠ not trusted (T)")
             pending = pending_commits(self.project.repo, self.project.store, p)
             if pending is not None:
                 plural = "s" if pending.count > 1 else ""
-                said.append(f"{pending.count} new commit{plural}: s")
+                said.append(f"{pending.count} new commit{plural} (s)")
             if said:
-                notes[p.name] = " · ".join(said)
+                notes[p.name] = tuple(said)
         self._notes = notes
 
     def _rows(self) -> list[PipelineRow]:
         store = self.project.store
         rows = [
             PipelineRow(
-                p.name, store.runs(p.name, limit=RUNS_PER_PIPELINE), notes=self._notes.get(p.name)
+                p.name,
+                store.runs(p.name, limit=RUNS_PER_PIPELINE),
+                notes=self._notes.get(p.name, ()),
             )
             for p in self.pipelines
         ]
@@ -343,6 +347,16 @@ class MainScreen(Steering, Screen[None]):
         if isinstance(event, ApprovalRequested):
             self.app.bell()
             self.notify(f"{event.run} waits for approval: {event.message}", timeout=8)
+        if isinstance(event, TriggerSkipped):
+            self._notes_due = True
+            self.notify(
+                f"Not run: {event.pipeline} for {event.commit[:7]}. {event.reason}"
+                " (or press T on it).",
+                severity="warning",
+                timeout=10,
+            )
+        if isinstance(event, WatchStarted) and event.mode == "polling":
+            self.notify(f"Polling for commits: {event.reason}", severity="warning", timeout=10)
         if isinstance(event, RunFinished):
             self._notes_due = True
             self.app.bell()

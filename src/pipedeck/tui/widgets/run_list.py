@@ -21,8 +21,8 @@ class PipelineRow:
     runs: list[RunRecord]
     broken: str | None = None
     """The first located problem, when the pipeline file does not load."""
-    notes: str | None = None
-    """What else to say by the name: not trusted, commits not yet run."""
+    notes: tuple[str, ...] = ()
+    """What else to say under the name: not trusted, commits not yet run."""
 
 
 class RunList(OptionList):
@@ -57,9 +57,10 @@ class RunList(OptionList):
             heading = Text(f"▸ {row.name}", style="bold")
             if row.broken:
                 heading.append("  ✘ broken", style="red")
-            if row.notes:
-                heading.append(f"  {row.notes}", style="yellow")
             options.append(Option(heading, id=f"pipeline:{row.name}"))
+            options.extend(
+                Option(Text(f"   {note}", style="yellow"), disabled=True) for note in row.notes
+            )
             if not row.runs and not row.broken:
                 options.append(Option(Text("   no runs yet", style="dim"), disabled=True))
             options.extend(Option(self._label(run), id=run.key) for run in row.runs)
@@ -85,9 +86,11 @@ class RunList(OptionList):
         label.append(ICONS[run.status], style=COLOURS[run.status])
         label.append(f" #{run.number:<4}", style="bold")
         label.append(f"{run.commit[:7]} ", style="cyan")
-        label.append(age(self.clock, run.created_at), style="dim")
         if run.waiting_for and run.status.active:
-            label.append(f" ⏳{run.waiting_for}", style="yellow")
+            # In place of the age, which would push it off the column: where it waits.
+            label.append(f"⏳{run.waiting_for[:12]}", style="yellow")
+        else:
+            label.append(age(self.clock, run.created_at), style="dim")
         return label
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
