@@ -29,10 +29,9 @@ from pipedeck.engine.events import (
     TriggerSkipped,
     WatchStarted,
 )
-from pipedeck.engine.pending import pending_commits
-from pipedeck.engine.trust import TrustError, TrustStore
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
 from pipedeck.tui.approval_info import waiting_approval
+from pipedeck.tui.board import FAILED, pipeline_notes, stage_marks, telling_action
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
@@ -43,11 +42,10 @@ from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
-from pipedeck.tui.widgets.stage_graph import StageGraph, StageMarks
+from pipedeck.tui.widgets.stage_graph import StageGraph
 
 TICK = 0.2
 RUNS_PER_PIPELINE = 8
-FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED, Status.INTERRUPTED)
 
 
 def _shown(problem: Problem) -> str:
@@ -130,30 +128,6 @@ class MainScreen(Steering, Screen[None]):
             self.selected_pipeline = self.pipelines[0].name
         return True
 
-    def _update_notes(self) -> None:
-        """What each pipeline heading says besides its name: trust, commits not yet run.
-
-        Reads files and runs git, so it is done every few seconds, not every tick.
-        """
-        trust = TrustStore()
-        notes: dict[str, tuple[str, ...]] = {}
-        for p in self.pipelines:
-            said = []
-            if p.path is not None:
-                try:
-                    state = trust.check(p.path)
-                except (TrustError, OSError):
-                    state = None
-                if state is None or not state.trusted:
-                    said.append("⚠ not trusted (T)")
-            pending = pending_commits(self.project.repo, self.project.store, p)
-            if pending is not None:
-                plural = "s" if pending.count > 1 else ""
-                said.append(f"{pending.count} new commit{plural} (s)")
-            if said:
-                notes[p.name] = tuple(said)
-        self._notes = notes
-
     def _rows(self) -> list[PipelineRow]:
         store = self.project.store
         rows = [
@@ -184,7 +158,7 @@ class MainScreen(Steering, Screen[None]):
         self._ticks += 1
         if self._reload_pipelines() or self._notes_due or self._ticks % 25 == 0:
             self._notes_due = False
-            self._update_notes()
+            self._notes = pipeline_notes(self.project, self.pipelines)
         rows = self._rows()
         key = self.shown_run_key(rows)
         store = self.project.store
@@ -194,12 +168,12 @@ class MainScreen(Steering, Screen[None]):
             self.detail = None
         self.query_one(RunList).show(rows, key, ages=self._ticks % 25 == 0)
         graph = self.query_one(StageGraph)
-        marks = self._stage_marks(rows)
+        marks = stage_marks(self.project.store, self.detail, rows)
         if graph.detail != self.detail or self._animated() or marks != graph.marks:
             graph.marks = marks
             graph.detail = self.detail
         if self.auto_action and self.detail is not None:
-            telling = self._telling_action(self.detail)
+            telling = telling_action(self.detail)
             if telling is not None:
                 graph.select(*telling)
         self._show_problems(rows)
@@ -208,23 +182,6 @@ class MainScreen(Steering, Screen[None]):
             self._show_header()
         self._check_dialog()
         self._notice_waiting()
-
-    def _stage_marks(self, rows: list[PipelineRow]) -> StageMarks:
-        """Runs waiting to enter each stage of the shown pipeline, and disabled transitions."""
-        if self.detail is None:
-            return StageMarks()
-        pipeline = self.detail.run.pipeline
-        waiting: dict[str, list[str]] = {}
-        for row in rows:
-            if row.name == pipeline:
-                for run in row.runs:
-                    if run.waiting_for and run.status.active:
-                        waiting.setdefault(run.waiting_for, []).append(f"#{run.number}")
-        held = {
-            stage: t.reason
-            for stage, t in self.project.store.transitions.of_pipeline(pipeline).items()
-        }
-        return StageMarks(waiting, held)
 
     def _animated(self) -> bool:
         """Spinners and elapsed times move only while something runs."""
@@ -239,20 +196,6 @@ class MainScreen(Steering, Screen[None]):
     def _queued_refresh(self) -> None:
         self._refresh_queued = False
         self.refresh_state()
-
-    @staticmethod
-    def _telling_action(detail: RunDetail) -> tuple[str, str] | None:
-        """The action a person most wants to see: waiting, running, failed, or the last."""
-        pairs = detail.actions()
-        for wanted in (Status.WAITING, Status.RUNNING, *FAILED):
-            for stage, action in pairs:
-                if action.action.status is wanted:
-                    return stage.name, action.action.name
-        started = [(s, a) for s, a in pairs if a.action.started_at]
-        if started:
-            stage, action = started[-1]
-            return stage.name, action.action.name
-        return None
 
     def _show_problems(self, rows: list[PipelineRow]) -> None:
         problems = self.query_one("#problems", Static)

@@ -1,0 +1,71 @@
+"""What the main screen shows besides the run itself, worked out from the store and the repo.
+
+Plain functions of the state, so the screen only decides when to call them and where the
+answers go.
+"""
+
+from __future__ import annotations
+
+from pipedeck.definition import Pipeline
+from pipedeck.engine import Project
+from pipedeck.engine.pending import pending_commits
+from pipedeck.engine.trust import TrustError, TrustStore
+from pipedeck.store import RunDetail, Status, Store
+from pipedeck.tui.widgets.run_list import PipelineRow
+from pipedeck.tui.widgets.stage_graph import StageMarks
+
+FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED, Status.INTERRUPTED)
+
+
+def pipeline_notes(project: Project, pipelines: list[Pipeline]) -> dict[str, tuple[str, ...]]:
+    """What each pipeline says under its name: not trusted, commits not yet run.
+
+    Reads files and runs git: the screen calls it every few seconds, not every tick.
+    """
+    trust = TrustStore()
+    notes: dict[str, tuple[str, ...]] = {}
+    for p in pipelines:
+        said = []
+        if p.path is not None:
+            try:
+                trusted = trust.check(p.path).trusted
+            except (TrustError, OSError):
+                trusted = False
+            if not trusted:
+                said.append("⚠ not trusted (T)")
+        pending = pending_commits(project.repo, project.store, p)
+        if pending is not None:
+            plural = "s" if pending.count > 1 else ""
+            said.append(f"{pending.count} new commit{plural} (s)")
+        if said:
+            notes[p.name] = tuple(said)
+    return notes
+
+
+def stage_marks(store: Store, detail: RunDetail | None, rows: list[PipelineRow]) -> StageMarks:
+    """Runs waiting to enter each stage of the shown pipeline, and disabled transitions."""
+    if detail is None:
+        return StageMarks()
+    pipeline = detail.run.pipeline
+    waiting: dict[str, list[str]] = {}
+    for row in rows:
+        if row.name == pipeline:
+            for run in row.runs:
+                if run.waiting_for and run.status.active:
+                    waiting.setdefault(run.waiting_for, []).append(f"#{run.number}")
+    held = {stage: t.reason for stage, t in store.transitions.of_pipeline(pipeline).items()}
+    return StageMarks(waiting, held)
+
+
+def telling_action(detail: RunDetail) -> tuple[str, str] | None:
+    """The action a person most wants to see: waiting, running, failed, or the last."""
+    pairs = detail.actions()
+    for wanted in (Status.WAITING, Status.RUNNING, *FAILED):
+        for stage, action in pairs:
+            if action.action.status is wanted:
+                return stage.name, action.action.name
+    started = [(s, a) for s, a in pairs if a.action.started_at]
+    if started:
+        stage, action = started[-1]
+        return stage.name, action.action.name
+    return None
