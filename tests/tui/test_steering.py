@@ -200,3 +200,27 @@ async def test_a_client_console_pops_the_approval_dialog_and_decides(ci_repo: Re
         assert run is not None and run.engine_id == first.engine.engine_id  # type: ignore[union-attr]
         gate = next(a for _, a in second.project.store.detail(run).actions() if a.approval)
         assert gate.approval is not None and gate.approval.result == "approved"
+
+
+async def test_commits_made_while_closed_are_shown_not_run_and_s_runs_them(
+    repo: RepoMaker,
+) -> None:
+    flaky_repo(repo)
+    (repo.root / "fixed").touch()
+    async with console(repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(pilot, lambda: (r := latest(app)) is not None and not r.status.active, "run")
+    repo.commit("while closed 1")
+    newest = repo.commit("while closed 2")
+    async with console(repo.root) as (app, pilot):
+        await until(
+            pilot, lambda: any("2 new commits (s)" in label for label in run_labels(app)), "note"
+        )
+        await pilot.pause(0.5)
+        assert len(app.project.store.runs("ci")) == 1  # not replayed
+        await pilot.press("s")
+        await until(pilot, lambda: (r := latest(app)) is not None and r.commit == newest, "run")
+        await until(pilot, lambda: not latest(app).status.active, "end")  # type: ignore[union-attr]
+        await until(
+            pilot, lambda: not any("new commit" in label for label in run_labels(app)), "gone"
+        )
