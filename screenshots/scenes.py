@@ -27,8 +27,9 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from pipedeck.engine import Engine, Project, Settings
+from pipedeck.engine.requests import disable_transition
 from pipedeck.engine.trust import TrustStore
-from pipedeck.store import RunRecord, Status
+from pipedeck.store import RunRecord, Status, StoreError
 from pipedeck.store.db import format_time, parse_time
 from pipedeck.store.layout import DB_NAME
 from pipedeck.tui.app import PipedeckApp
@@ -38,6 +39,7 @@ from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.widgets.log_panes import LogPanes
 from pipedeck.tui.widgets.log_view import LogView
+from pipedeck.tui.widgets.run_list import RunList
 
 FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 """The console's now in every scene."""
@@ -254,6 +256,8 @@ async def run_through(
 
 NEWEST_RUN_AGE = timedelta(seconds=95)
 RUN_SPACING = timedelta(minutes=47)
+OVERLAP_SPACING = timedelta(minutes=2)
+"""Between runs made one after another while the first still runs."""
 DURATIONS = {
     "source": 0.6,
     "approval": 134.0,
@@ -265,12 +269,12 @@ def _duration(kind: str, name: str) -> float:
     return DURATIONS.get(kind, 1.1 + 0.9 * (sum(map(ord, name)) % 5))
 
 
-def normalise(state_dir: Path) -> None:
+def normalise(state_dir: Path, spacing: timedelta = RUN_SPACING) -> None:
     """Rewrite every time in the run history to a fixed value, keeping the order of events.
 
-    The newest run was created `NEWEST_RUN_AGE` before `FROZEN`, older ones `RUN_SPACING`
-    apart; inside a run, stages and run-order groups follow each other and every action
-    takes a fixed time for its kind and name. Unfinished parts keep no end.
+    The newest run was created `NEWEST_RUN_AGE` before `FROZEN`, older ones `spacing` apart
+    (`RUN_SPACING` unless told); inside a run, stages and run-order groups follow each other
+    and every action takes a fixed time for its kind and name. Unfinished parts keep no end.
     """
     db = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, timeout=30)
     db.row_factory = sqlite3.Row
@@ -278,7 +282,7 @@ def normalise(state_dir: Path) -> None:
         db.execute("BEGIN IMMEDIATE")
         runs = db.execute("SELECT * FROM runs ORDER BY id").fetchall()
         for index, run in enumerate(runs):
-            created = FROZEN - NEWEST_RUN_AGE - RUN_SPACING * (len(runs) - 1 - index)
+            created = FROZEN - NEWEST_RUN_AGE - spacing * (len(runs) - 1 - index)
             _normalise_run(db, run, created)
         db.execute("COMMIT")
     except BaseException:
@@ -372,10 +376,10 @@ def _app(pilot: Pilot[None]) -> PipedeckApp:
     return app
 
 
-async def settle(pilot: Pilot[None]) -> None:
+async def settle(pilot: Pilot[None], spacing: timedelta = RUN_SPACING) -> None:
     """Rewrite the times, and wait until the console has drawn them; drop the toasts."""
     app = _app(pilot)
-    normalise(app.project.state_dir)
+    normalise(app.project.state_dir, spacing)
     main = app.main
 
     def redrawn() -> bool:
@@ -396,18 +400,22 @@ async def _logs_shown(pilot: Pilot[None], lines: list[int]) -> None:
     await until(pilot, lambda: sorted(_pane_lines(app)) == sorted(lines), f"logs of {lines} lines")
 
 
-# --- another shell running a pipeline ----------------------------------------------------------
+# --- another shell running the engine -----------------------------------------------------------
 
 
 @dataclass
 class Built:
-    """A scene's repository, and the `pipedeck run` still driving its newest run, if any."""
+    """A scene's repository, and the engine still running in another process, if any: a
+    `pipedeck run` driving the newest run, or a `pipedeck watch`."""
 
     root: Path
     engine: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    command: str = ""
+    """The engine's command line, as a person would type it."""
 
     def stop(self) -> None:
-        """Cancel the background run as Ctrl-C would (twice if it must), and wait for it."""
+        """Stop the engine as Ctrl-C would (twice if it must), and wait for it: it cancels
+        its runs and ends their processes before it exits."""
         proc = self.engine
         if proc is None:
             return
@@ -421,36 +429,65 @@ class Built:
                 continue
         proc.wait()
 
+    async def until(self, reached: Callable[[Project], bool], what: str) -> None:
+        """Wait until `reached` holds of the repository's runs while the engine goes on."""
+        proc = self.engine
+        assert proc is not None
+        project = Project.open(self.root)
+        try:
+            deadline = time.monotonic() + 30
+            while not reached(project):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"`{self.command}` never reached {what}")
+                await asyncio.sleep(0.05)
+        finally:
+            project.close()
 
-def _spawn_run(root: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipedeck", "run", "ci"],
-        cwd=root,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+
+def _spawn(root: Path, *args: str, log: Path | None = None) -> Built:
+    """`pipedeck ARGS` in `root`, in a session of its own; what it says to stderr goes to `log`."""
+    with log.open("wb") if log is not None else open(os.devnull, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipedeck", *args],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+    return Built(root, proc, " ".join(["pipedeck", *args]))
 
 
 async def run_in_background(root: Path, reached: Callable[[Project], bool], what: str) -> Built:
     """`pipedeck run ci` in another process, left going once `reached` holds."""
-    built = Built(root, _spawn_run(root))
-    proc = built.engine
-    assert proc is not None
-    project = Project.open(root)
+    built = _spawn(root, "run", "ci")
     try:
-        deadline = time.monotonic() + 30
-        while not reached(project):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`pipedeck run ci` never reached {what}")
-            await asyncio.sleep(0.05)
+        await built.until(reached, what)
     except BaseException:
         built.stop()
         raise
-    finally:
-        project.close()
     return built
+
+
+async def watch_in_background(root: Path) -> Built:
+    """`pipedeck watch` in another process, once it watches: commits from here on start runs.
+
+    What it prints goes to `watch.log` beside the repository."""
+    log = root.parent / "watch.log"
+    built = _spawn(root, "watch", log=log)
+    proc = built.engine
+    assert proc is not None
+    deadline = time.monotonic() + 30
+    while "watching " not in _said(log):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            built.stop()
+            raise RuntimeError(f"`pipedeck watch` never started watching:\n{_said(log)}")
+        await asyncio.sleep(0.05)
+    return built
+
+
+def _said(log: Path) -> str:
+    return log.read_text(errors="replace")
 
 
 def _newest(project: Project) -> RunRecord | None:
@@ -458,10 +495,17 @@ def _newest(project: Project) -> RunRecord | None:
     return runs[0] if runs else None
 
 
-def _tests_printed(project: Project) -> bool:
-    """Both test actions run, and have printed all they print before pausing."""
-    run = _newest(project)
-    if run is None or run.number < 2:
+def _run(project: Project, number: int) -> RunRecord | None:
+    try:
+        return project.store.find_run(f"ci/{number}")
+    except StoreError:
+        return None
+
+
+def _tests_printed(project: Project, number: int = 2) -> bool:
+    """Both test actions of run `number` run, and have printed all they print before pausing."""
+    run = _run(project, number)
+    if run is None:
         return False
     wanted = {"unit": len(TESTS) + 1, "lint": 5}
     for stage, action in project.store.detail(run).actions():
@@ -478,6 +522,17 @@ def _tests_printed(project: Project) -> bool:
 def _waiting(project: Project) -> bool:
     run = _newest(project)
     return run is not None and run.number >= 2 and run.status is Status.WAITING
+
+
+def _waits_for(project: Project, number: int, stage: str) -> bool:
+    """Run `number` waits at the boundary of `stage`."""
+    run = _run(project, number)
+    return run is not None and run.status.active and run.waiting_for == stage
+
+
+def _superseded(project: Project, number: int) -> bool:
+    run = _run(project, number)
+    return run is not None and run.status is Status.SUPERSEDED
 
 
 # --- scenes ------------------------------------------------------------------------------------
@@ -600,6 +655,62 @@ async def _history(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: bool(str(count.visual)), "the history's rows")
 
 
+async def _modes_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    # The tests pause once they have printed: the first run stays inside the Test stage.
+    repo.commit("Profile the test suite", "alan", {"pipelines/ci.yml": pipeline_yaml(True)})
+    built = await watch_in_background(repo.root)
+    try:
+        repo.commit(
+            "Add a cart summary", "grace", {"src/cart.py": "class Cart(list):\n    total = 0\n"}
+        )
+        await built.until(lambda p: _tests_printed(p, 1), "#1 inside Test")
+        repo.commit("Accept gift cards", "alan", {"src/payments.py": "CARDS = ['gift']\n"})
+        await built.until(lambda p: _waits_for(p, 2, "Test"), "#2 waiting to enter Test")
+        repo.commit(
+            "Show prices with tax",
+            "ada",
+            {"src/prices.py": "def with_tax(cents):\n    return cents * 107 // 100\n"},
+        )
+        await built.until(
+            lambda p: _superseded(p, 2) and _waits_for(p, 3, "Test"),
+            "#3 waiting to enter Test in place of #2",
+        )
+        project = Project.open(repo.root)
+        try:
+            disable_transition(project.store, "ci", "Deploy", "release freeze", by="grace")
+        finally:
+            project.close()
+    except BaseException:
+        built.stop()
+        raise
+    return built
+
+
+async def _modes(pilot: Pilot[None]) -> None:
+    app = _app(pilot)
+    main, runs = app.main, app.main.query_one(RunList)
+
+    def highlighted(key: str) -> bool:
+        option = runs.highlighted_option
+        return option is not None and option.id == key
+
+    # The console follows the newest run, #3, waiting at Test's boundary. Show #1, inside
+    # Test, as a run picked in the history is shown; only once the run list has reported
+    # highlighting #3, or that report would arrive after the pick and undo it.
+    await until(pilot, lambda: highlighted("ci/3"), "the newest run")
+    await pilot.pause()
+    await pilot.pause()
+    main.show_run("ci/1")
+    await until(
+        pilot,
+        lambda: highlighted("ci/1") and main.detail is not None and main.detail.run.number == 1,
+        "run #1",
+    )
+    await _logs_shown(pilot, [len(TESTS) + 1, 5])
+    await settle(pilot, OVERLAP_SPACING)
+
+
 async def _small(pilot: Pilot[None]) -> None:
     await _logs_shown(pilot, [1])
     await settle(pilot)
@@ -614,5 +725,6 @@ SCENES = {
         Scene("history", WIDE, _history_repo, _history),
         Scene("log", WIDE, _failed_repo, _log),
         Scene("small", SMALL, _history_repo, _small),
+        Scene("modes", WIDE, _modes_repo, _modes),
     )
 }

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.cli.test_recovery import query, read_pid
-from tests.conftest import PIPEDECK, RepoMaker, gone, run_cli, wait_for
+from tests.conftest import PIPEDECK, RepoMaker, git, gone, run_cli, wait_for
 
 CI = """
 name: ci
@@ -235,3 +235,46 @@ def test_kill_9_of_the_watcher_interrupts_its_runs_and_ends_their_processes(
     # The lock went with the dead process: a new watcher starts.
     with watching(repo.root) as again:
         assert again.proc.poll() is None
+
+
+def test_run_from_another_worktree_runs_that_worktree_s_commit(repo: RepoMaker) -> None:
+    trusted_repo(repo)
+    (repo.root / "fixed").touch()
+    other = repo.root.parent / "feature-tree"
+    git(repo.root, "worktree", "add", "-q", "-b", "feature", str(other))
+    (other / "feature.txt").write_text("new\n")
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "feature work")
+    feature_head = git(other, "rev-parse", "HEAD")
+    with watching(repo.root):
+        handed = run_cli("run", "ci", cwd=other)
+        assert f"==> ci/1 started for {feature_head[:7]} on feature" in handed.stderr
+    (run,) = runs_json(repo.root)
+    assert (run["commit"], run["branch"]) == (feature_head, "feature")
+
+
+def test_a_client_following_a_run_whose_engine_dies_sees_it_interrupted(
+    repo: RepoMaker,
+) -> None:
+    trusted_repo(
+        repo,
+        """
+        name: ci
+        stages:
+          - name: Build
+            actions:
+              - {name: wait, kind: build, run: 'echo waiting; sleep 120'}
+        """,
+    )
+    with watching(repo.root) as watcher:
+        out = repo.root.parent / "client.out"
+        with out.open("w") as sink:
+            client = subprocess.Popen(
+                [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=sink, stderr=subprocess.STDOUT
+            )
+        wait_for(lambda: "Build/wait | waiting" in out.read_text(), "the handed-off run")
+        os.kill(watcher.proc.pid, signal.SIGKILL)
+        watcher.proc.wait()
+        assert client.wait(timeout=30) == 1
+    assert "==> ci/1 interrupted" in out.read_text()
+    assert runs_json(repo.root)[0]["status"] == "interrupted"

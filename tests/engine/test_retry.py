@@ -186,3 +186,42 @@ async def test_cancel_now_ends_the_running_action(repo: RepoMaker, engine: Engin
     done = await engine.wait(run)
     assert done.status is Status.CANCELLED
     assert actions(store.detail(done))["slow"][0] is Status.CANCELLED
+
+
+async def test_retry_after_a_source_stage_keeps_the_source_variables(
+    repo: RepoMaker, engine: Engine
+) -> None:
+    repo.pipeline(
+        """
+        name: ci
+        stages:
+          - name: Source
+            actions:
+              - {name: checkout, kind: source, outputs: [src]}
+          - name: Build
+            actions:
+              - name: compile
+                kind: build
+                inputs: [src]
+                run: 'echo "building #{src.commit_short}"; test -e "$PIPEDECK_REPO_ROOT/fixed"'
+        """
+    )
+    sha = repo.commit()
+    store = engine.project.store
+    run = await engine.run(engine.project.pipeline("ci"))
+    assert run.status is Status.FAILED
+    (repo.root / "fixed").touch()
+    done = await engine.wait(await engine.retry(store.run_by_id(run.id)))
+    assert done.status is Status.SUCCEEDED, done.error
+    log = Path(actions(store.detail(done))["compile"][2] or "").read_text()
+    assert f"building {sha[:7]}" in log
+
+
+async def test_retry_refuses_a_run_a_newer_one_went_past(repo: RepoMaker, engine: Engine) -> None:
+    run_id, _ = await failed_run(repo, engine)
+    (repo.root / "fixed").touch()
+    newer = await engine.run(engine.project.pipeline("ci"))
+    assert newer.status is Status.SUCCEEDED
+    with pytest.raises(EngineError, match="ci/2 already went through Test"):
+        await engine.retry(engine.project.store.run_by_id(run_id))
+    assert engine.project.store.run_by_id(run_id).status is Status.FAILED

@@ -186,8 +186,35 @@ async def test_requests_left_while_no_engine_ran_are_refused_not_run(
     repo.commit("pipeline")
     store = engine.project.store
     stale = store.requests.add_start("ci", "HEAD", {}, "grace")
+    # Made a minute ago: its client gave up waiting long since.
+    store.connection().execute(
+        "UPDATE requests SET created_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (stale.id,)
+    )
+    # Made just before this engine started (it saw the lock taken): it is carried out.
+    fresh = store.requests.add_start("ci", "HEAD", {}, "alan")
     async with serving(engine, watch=False):
-        await until(lambda: store.requests.get(stale.id).done, "stale request answered")
-        await asyncio.sleep(0.3)
+        await until(lambda: store.requests.get(fresh.id).done, "the fresh request answered")
+        await settled(engine)
     assert store.requests.get(stale.id).error == "no engine took the request in time"
-    assert runs(engine) == []
+    assert [r.trigger for r in runs(engine)] == ["started by alan"]
+
+
+async def test_paths_are_compared_with_the_last_run_of_the_same_branch(
+    repo: RepoMaker, engine: Engine
+) -> None:
+    add_pipeline(repo, "code", "trigger: {branches: ['main', 'release'], paths: ['src/**']}")
+    repo.commit("pipeline")
+    git(repo.root, "branch", "release")
+    async with serving(engine):
+        # One batch: main gets a code change, release only a docs change.
+        repo.write("src/app.py", "print(1)\n")
+        main_sha = repo.commit("code on main")
+        git(repo.root, "checkout", "-q", "release")
+        repo.write("docs/notes.md", "notes\n")
+        git(repo.root, "add", "-A")
+        git(repo.root, "commit", "-qm", "docs on release")
+        git(repo.root, "checkout", "-q", "main")
+        await until(lambda: len(runs(engine, "code")) >= 1, "the run for main")
+        await asyncio.sleep(0.5)
+        await settled(engine, "code")
+    assert [(r.commit, r.branch) for r in runs(engine, "code")] == [(main_sha, "main")]

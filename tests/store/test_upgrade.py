@@ -112,7 +112,7 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> Non
         (action,) = [a for _, a in store.detail(run).actions()]
         assert (action.action.attempt, action.action.output_variables) == (1, {})
         # The tables new in version 2 are there and work.
-        assert store.requests.last_id() == 0
+        assert store.requests.take_next() is None
         assert store.transitions.listed() == []
         version = store.connection().execute("PRAGMA user_version").fetchone()[0]
         assert version == 2

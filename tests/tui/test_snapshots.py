@@ -72,3 +72,9 @@ def test_the_full_screen_log(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 def test_the_main_screen_at_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
     shoot(snap_compare, tmp_path, "small")
+
+
+def test_execution_modes_waiting_superseded_held(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """A run inside Test, a newer one waiting to enter it, the one between them superseded,
+    and the transition into Deploy disabled: all held by `pipedeck watch` in another process."""
+    shoot(snap_compare, tmp_path, "modes")

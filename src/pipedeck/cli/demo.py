@@ -15,6 +15,7 @@ from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
 from pipedeck.demo.sample import HISTORY
 from pipedeck.engine import Engine, RequestError
 from pipedeck.engine.events import ApprovalRequested, Event
+from pipedeck.engine.liveness import RepoLock, lock_holder
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.trust import TrustError, TrustStore, digest_of
 from pipedeck.gitrepo import GitError
@@ -76,11 +77,18 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
             f"    uv run pipedeck --repo {directory} approve {DEMO_PIPELINE} --comment 'ship it'",
             err=True,
         )
-    result = asyncio.run(
-        run_in_foreground(
-            project, pipeline, "HEAD", {}, as_json, _auto_approve if auto_approve else None
+    lock = RepoLock.acquire(project.state_dir, "run")
+    if lock is None:
+        holder = lock_holder(project.state_dir) or "another process"
+        fail(f"another engine already runs pipelines in {repo.root} ({holder})")
+    try:
+        result = asyncio.run(
+            run_in_foreground(
+                project, pipeline, "HEAD", {}, as_json, _auto_approve if auto_approve else None
+            )
         )
-    )
+    finally:
+        lock.release()
     if result.status is Status.SUCCEEDED:
         app = repo.root / "server" / "current" / "greeter.pyz"
         click.echo(f"pipedeck: deployed; try: python3 {app} you", err=True)

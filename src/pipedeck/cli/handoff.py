@@ -20,10 +20,11 @@ from pipedeck.engine.follow import RunFollower
 from pipedeck.engine.liveness import lock_holder
 from pipedeck.engine.project import Project
 from pipedeck.engine.requests import RequestError
+from pipedeck.engine.service import REQUEST_PATIENCE
 from pipedeck.store import RunRecord
 from pipedeck.store.control import Request
 
-TAKE_TIMEOUT = 30.0
+TAKE_TIMEOUT = REQUEST_PATIENCE
 """How long to wait for the engine to take a request before giving up on it."""
 
 
@@ -41,11 +42,14 @@ def wait_taken(project: Project, request: Request, holder: str) -> RunRecord | N
             fail(current.error)
         if current.result_run_id is not None:
             return store.run_by_id(current.result_run_id)
+        engine_gone = lock_holder(project.state_dir) is None
         if current.taken_at is None:
-            if lock_holder(project.state_dir) is None and store.requests.withdraw(request.id):
+            if engine_gone and store.requests.withdraw(request.id):
                 return None
             if time.monotonic() > deadline and store.requests.withdraw(request.id):
                 fail(f"the engine ({holder}) did not take the request within {TAKE_TIMEOUT:g}s")
+        elif engine_gone and not store.requests.get(request.id).done:
+            fail(f"the engine ({holder}) stopped before answering; see `pipedeck runs`")
         time.sleep(0.05)
 
 

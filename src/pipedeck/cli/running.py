@@ -16,8 +16,8 @@ from pipedeck.cli import handoff
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
-from pipedeck.engine import Engine, EngineError, RequestError, current_user, requests
-from pipedeck.engine.events import Event
+from pipedeck.engine import Engine, EngineError, RequestError, requests
+from pipedeck.engine.events import Event, RunEvent
 from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.service import EngineService
@@ -47,24 +47,39 @@ async def run_in_foreground(
     """Be the engine for one run (or one retry); Ctrl-C cancels it (its logs stay).
 
     While it runs, it also carries out what other clients ask of the repository (a
-    `pipedeck run` in another shell is handed here), and it stays until those runs end too.
+    `pipedeck run` in another shell is handed here; that shell prints it, not this one).
+    Once its own run ends it takes no more, and waits for the ones it took — a Ctrl-C then
+    cancels those.
     """
     engine = Engine(project)
-    engine.bus.subscribe(JsonPrinter() if as_json else HumanPrinter())
+    printer = JsonPrinter() if as_json else HumanPrinter()
+    mine: set[int] = set()
+    engine.bus.subscribe(
+        lambda e: printer(e) if isinstance(e, RunEvent) and e.run_id in mine else None
+    )
     if on_event is not None:
         engine.bus.subscribe(lambda event: on_event(engine, event))
     service = asyncio.create_task(EngineService(engine, watch=False).serve())
+    loop = asyncio.get_running_loop()
     try:
         if retry is not None:
             run = await engine.retry(*retry)
         else:
             assert pipeline is not None
             run = await engine.start(pipeline, rev, variables)
-        loop = asyncio.get_running_loop()
+        mine.add(run.id)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, _cancel_once, engine, run)
         result = await engine.wait(run)
-        await engine.wait_all()
+        service.cancel()
+        if engine.busy:
+            print(
+                "pipedeck: waiting for the runs taken for other shells (Ctrl-C cancels them)",
+                file=sys.stderr,
+            )
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(engine.close()))
+            await engine.wait_all()
         return result
     finally:
         service.cancel()
@@ -103,7 +118,10 @@ def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: b
     variables = parse_vars(var)
     while (lock := RepoLock.acquire(project.state_dir, "run")) is None:
         since = now()
-        request = project.store.requests.add_start(pipeline, rev, variables, current_user())
+        try:
+            request = requests.request_start(project.repo, project.store, pipeline, rev, variables)
+        except RequestError as exc:
+            fail(str(exc))
         holder = lock_holder(project.state_dir) or "another process"
         started = handoff.wait_taken(project, request, holder)
         if started is not None:

@@ -12,8 +12,9 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from pipedeck.definition.model import Pipeline
+from pipedeck.definition.model import ActionKind, Pipeline
 from pipedeck.engine import requests
+from pipedeck.engine.actions.source import set_source_variables
 from pipedeck.engine.artifacts import remove_tree
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
@@ -25,8 +26,15 @@ from pipedeck.engine.recovery import kill_run_processes, run_token
 from pipedeck.engine.scheduler import StageGates
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import Commit, GitError
-from pipedeck.store import ApprovalRecord, PlannedAction, PlannedStage, RunRecord, Status
-from pipedeck.store.retries import RetryError
+from pipedeck.store import (
+    ApprovalRecord,
+    PlannedAction,
+    PlannedStage,
+    RunDetail,
+    RunRecord,
+    Status,
+)
+from pipedeck.store.retries import RetryError, RetryPlan
 
 if TYPE_CHECKING:
     from pipedeck.engine.project import Project
@@ -77,13 +85,8 @@ class Engine:
             commit = repo.resolve(rev)
         except GitError as exc:
             raise EngineError(str(exc)) from None
-        # A run of a branch is of that branch; of HEAD, of what is checked out; of a bare
-        # SHA or tag, of no branch (we cannot know which one the user meant).
         if branch is None:
-            if repo.is_branch(rev):
-                branch = rev
-            elif rev == "HEAD":
-                branch = repo.current_branch()
+            branch = requests.branch_of(repo, rev)
         values = {**pipeline.variables, **(variables or {})}
         run = store.create_run(
             pipeline.name,
@@ -121,11 +124,47 @@ class Engine:
                 f"the stages or actions of {run.pipeline} changed since {run.key} ran;"
                 " start a new run instead"
             )
+        self._check_not_overtaken(detail)
         try:
             commit = self.project.repo.resolve(run.commit)
             plan = store.reset_for_retry(run, all_actions, self.engine_id)
         except (GitError, RetryError) as exc:
             raise EngineError(str(exc)) from None
+        try:
+            return await self._relaunch(run, pipeline, commit, plan)
+        except BaseException as exc:
+            # The run was reset to `queued`: it must not stay so with nothing running it.
+            store.close_run(run.id, Status.FAILED, f"the retry could not start: {exc}")
+            if isinstance(exc, OSError):
+                raise EngineError(f"the retry of {run.key} could not start: {exc}") from None
+            raise
+
+    def _check_not_overtaken(self, detail: RunDetail) -> None:
+        """CodePipeline retries only the newest run at a stage: retrying an older one would
+        send an older commit after a newer one already went through."""
+        stage = next(
+            (s.stage for s in detail.stages if s.stage.status is not Status.SUCCEEDED), None
+        )
+        if stage is None:
+            return
+        store = self.project.store
+        for newer in store.runs(detail.run.pipeline, limit=50):
+            if newer.number <= detail.run.number:
+                continue
+            passed = any(
+                s.stage.name == stage.name and s.stage.started_at
+                for s in store.detail(newer).stages
+            )
+            if passed:
+                raise EngineError(
+                    f"{newer.key} already went through {stage.name};"
+                    f" retrying {detail.run.key} would put an older commit after it"
+                )
+
+    async def _relaunch(
+        self, run: RunRecord, pipeline: Pipeline, commit: Commit, plan: RetryPlan
+    ) -> RunRecord:
+        store = self.project.store
         for path in plan.stale_artifacts:
             await asyncio.to_thread(remove_tree, path)
         run = store.run_by_id(run.id)
@@ -135,7 +174,11 @@ class Engine:
             for action in stage.actions:
                 for name in action.artifacts:
                     ctx.artifacts[name] = ctx.layout.artifact(name)
-                if action.action.status is Status.SUCCEEDED:
+                if action.action.status is not Status.SUCCEEDED:
+                    continue
+                if action.action.kind == ActionKind.SOURCE.value:
+                    set_source_variables(ctx, action.action.name, action.artifacts)
+                else:
                     ctx.variables.set_namespace(action.action.name, action.action.output_variables)
         self._launch(ctx, from_stage=plan.stage_position)
         return run

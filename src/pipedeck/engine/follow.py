@@ -24,6 +24,8 @@ from pipedeck.engine.events import (
     StageFinished,
     StageStarted,
 )
+from pipedeck.engine.liveness import engine_alive
+from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunRecord, Status, Store
 from pipedeck.store.logs import LogTail
 
@@ -125,9 +127,18 @@ class RunFollower:
             )
 
     async def follow(self, interval: float = 0.1) -> RunRecord:
-        """Poll until the run ends; return its final record."""
+        """Poll until the run ends; return its final record.
+
+        If the engine running it dies meanwhile, the run is recovered here (marked
+        `interrupted`, its processes ended) rather than followed forever.
+        """
+        polls = 0
         while True:
             run = self.poll()
             if not run.status.active:
                 return run
+            polls += 1
+            if polls % 10 == 0 and not engine_alive(self.store.state_dir, run.engine_id):
+                recover(self.store)
+                continue
             await asyncio.sleep(interval)

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import time
 from pathlib import Path
 
 
@@ -72,11 +73,17 @@ class RepoLock:
         path = state_dir / "lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
+        # `lock_holder` takes the lock shared for an instant to see if anyone holds it; a
+        # few tries keep a client's look from turning away a would-be engine.
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 4:
+                    os.close(fd)
+                    return None
+                time.sleep(0.01)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
         return cls(path, fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 
+from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ApprovalRecord, RunRecord, Store, StoreError
 from pipedeck.store.control import Request, Transition
 
@@ -65,11 +66,34 @@ def cancel(store: Store, run: RunRecord, wait: bool = False) -> None:
         raise RequestError(str(exc)) from None
 
 
+def branch_of(repo: GitRepo, rev: str) -> str | None:
+    """The branch a run of `rev` is of: `rev` itself when it names one, the checked-out one
+    for HEAD; a bare SHA or a tag is of no branch (we cannot know which one was meant)."""
+    if repo.is_branch(rev):
+        return rev
+    return repo.current_branch() if rev == "HEAD" else None
+
+
 def request_start(
-    store: Store, pipeline: str, rev: str, variables: dict[str, str], by: str | None = None
+    repo: GitRepo,
+    store: Store,
+    pipeline: str,
+    rev: str,
+    variables: dict[str, str],
+    by: str | None = None,
 ) -> Request:
-    """Ask the engine that owns the repository to start a run (from a client)."""
-    return store.requests.add_start(pipeline, rev, variables, by or current_user())
+    """Ask the engine that owns the repository to start a run (from a client).
+
+    The revision is resolved here, in the client's checkout: the engine may sit in another
+    worktree, where HEAD is another commit.
+    """
+    try:
+        commit = repo.resolve(rev)
+    except GitError as exc:
+        raise RequestError(str(exc)) from None
+    return store.requests.add_start(
+        pipeline, commit.sha, variables, by or current_user(), branch_of(repo, rev)
+    )
 
 
 def request_retry(

@@ -76,6 +76,10 @@ class StageGates:
         gate = self._gate(ctx.pipeline.name, stage)
         me = _Waiter(ctx)
         if mode is ExecutionMode.SUPERSEDED:
+            # Newer beats older, whichever arrives last (a retried old run may arrive late).
+            newer = [w.ctx.run for w in gate.waiting if w.ctx.run.number > ctx.run.number]
+            if newer:
+                raise Superseded(newer[0], stage)
             for older in gate.waiting:
                 older.superseded_by = ctx.run
                 older.wake.set()

@@ -12,20 +12,26 @@ import asyncio
 import contextlib
 import functools
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine.engine import Engine, EngineError
 from pipedeck.engine.events import TriggerSkipped, WatchStarted
 from pipedeck.engine.project import ProjectError
+from pipedeck.engine.recovery import recover
 from pipedeck.engine.triggers import changed_paths_for, decide
 from pipedeck.engine.trust import TrustError, TrustStore
 from pipedeck.gitrepo import GitError
 from pipedeck.gitrepo.refwatch import RefUpdate, RefWatcher
 from pipedeck.store import RunRecord, StoreError
 from pipedeck.store.control import Request
+from pipedeck.store.db import format_time
 
 log = logging.getLogger(__name__)
+
+REQUEST_PATIENCE = 30.0
+"""Seconds a client waits for an engine to take its request before giving up on it."""
 
 
 class EngineService:
@@ -39,9 +45,6 @@ class EngineService:
         trust: TrustStore | None = None,
     ) -> None:
         self.engine = engine
-        # Made once this process holds the repository's lock: a request older than this was
-        # made while no engine ran, and its client has given up on it.
-        self._stale_up_to = engine.project.store.requests.last_id()
         self.trust = trust or TrustStore()
         # Made now, so commits from here on are news and the console can say how it watches.
         self.watcher = (
@@ -55,9 +58,13 @@ class EngineService:
     async def serve(self) -> None:
         """Run until cancelled."""
         store = self.engine.project.store
-        # Requests made while no engine ran were refused to their clients already (they
-        # stop waiting); carrying them out now would surprise everyone.
-        store.requests.abandon_untaken("no engine took the request in time", self._stale_up_to)
+        # Whoever becomes the engine (a console taking over, too) first settles the runs of
+        # an engine that died: they end `interrupted`, their processes are ended.
+        recover(store)
+        # A request older than a client waits was made while no engine ran: its client gave
+        # up (or died). Younger ones were made just as we took the lock: carry them out.
+        stale = format_time(datetime.now(UTC) - timedelta(seconds=REQUEST_PATIENCE))
+        store.requests.abandon_untaken("no engine took the request in time", stale)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._take_requests())
             if self.watcher is not None:
@@ -69,11 +76,12 @@ class EngineService:
     async def _take_requests(self) -> None:
         store = self.engine.project.store
         while True:
-            for request in store.requests.take_pending():
+            while (request := store.requests.take_next()) is not None:
                 await self.carry_out(request)
             await asyncio.sleep(self.engine.settings.poll_interval)
 
     async def carry_out(self, request: Request) -> RunRecord | None:
+        """Start what `request` asks for; whatever happens, its client gets an answer."""
         engine, store = self.engine, self.engine.project.store
         try:
             if request.kind == "start" and request.pipeline:
@@ -83,6 +91,7 @@ class EngineService:
                     request.rev or "HEAD",
                     request.variables,
                     trigger=f"started by {request.requested_by}",
+                    branch=request.branch,
                 )
             elif request.kind == "retry" and request.run_id is not None:
                 run = await engine.retry(store.run_by_id(request.run_id), request.all_actions)
@@ -91,6 +100,13 @@ class EngineService:
         except (EngineError, ProjectError, StoreError) as exc:
             store.requests.finish(request.id, error=str(exc))
             return None
+        except Exception as exc:
+            log.exception("request %s failed inside the engine", request.id)
+            store.requests.finish(request.id, error=f"internal error: {exc!r}")
+            return None
+        except BaseException:
+            store.requests.finish(request.id, error="the engine stopped before starting it")
+            raise
         store.requests.finish(request.id, run_id=run.id)
         return run
 
@@ -112,14 +128,18 @@ class EngineService:
             await asyncio.sleep(1.0)
 
     async def _follow_refs(self, watcher: RefWatcher) -> None:
-        # aclosing: when the service stops mid-batch, the watch threads stop now, not at
-        # garbage collection.
-        async with contextlib.aclosing(watcher.updates()) as batches:
-            async for batch in batches:
-                try:
-                    await self.on_updates(batch)
-                except (GitError, OSError) as exc:
-                    log.warning("could not act on %s: %s", batch, exc)
+        while True:
+            try:
+                # aclosing: when the service stops mid-batch, the watch threads stop now,
+                # not at garbage collection.
+                async with contextlib.aclosing(watcher.updates()) as batches:
+                    async for batch in batches:
+                        await self.on_updates(batch)
+            except (GitError, OSError) as exc:
+                # A git that fails once (a repository mid-rewrite) must not end the
+                # watching for good: the watcher's snapshot still knows where it was.
+                log.warning("watching stopped on an error, starting again: %s", exc)
+                await asyncio.sleep(1.0)
 
     async def on_updates(self, batch: list[RefUpdate]) -> list[RunRecord]:
         """Start the runs a batch of ref moves calls for; one per pipeline and ref."""
@@ -131,7 +151,7 @@ class EngineService:
             for update in batch:
                 if update.new is None:
                     continue
-                base = self._last_commit(pipeline) or update.old
+                base = self._last_commit(pipeline, update.name) or update.old
                 new = update.new
                 reason = decide(
                     pipeline,
@@ -154,9 +174,10 @@ class EngineService:
                     log.warning("could not start %s: %s", pipeline.name, exc)
         return started
 
-    def _last_commit(self, pipeline: Pipeline) -> str | None:
-        runs = self.engine.project.store.runs(pipeline.name, limit=1)
-        return runs[0].commit if runs else None
+    def _last_commit(self, pipeline: Pipeline, branch: str) -> str | None:
+        """The commit of the pipeline's last run of `branch`: what `paths` are compared with."""
+        runs = self.engine.project.store.runs(pipeline.name, limit=50)
+        return next((r.commit for r in runs if r.branch == branch), None)
 
     def _trusted(self, pipeline: Pipeline, update: RefUpdate) -> bool:
         path = pipeline.path

@@ -24,6 +24,7 @@ class Request:
     """`start` (pipeline, rev, variables) or `retry` (run_id, all_actions)."""
     pipeline: str | None
     rev: str | None
+    branch: str | None
     variables: dict[str, str]
     run_id: int | None
     all_actions: bool
@@ -60,8 +61,24 @@ class Requests:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def add_start(self, pipeline: str, rev: str, variables: dict[str, str], by: str) -> Request:
-        return self._add("start", by, pipeline=pipeline, rev=rev, variables=json.dumps(variables))
+    def add_start(
+        self,
+        pipeline: str,
+        rev: str,
+        variables: dict[str, str],
+        by: str,
+        branch: str | None = None,
+    ) -> Request:
+        """`rev` is resolved by the client (a SHA), so the engine runs what the client saw,
+        even from another worktree; `branch` is the branch that commit is of, if any."""
+        return self._add(
+            "start",
+            by,
+            pipeline=pipeline,
+            rev=rev,
+            branch=branch,
+            variables=json.dumps(variables),
+        )
 
     def add_retry(self, run_id: int, all_actions: bool, by: str) -> Request:
         return self._add("retry", by, run_id=run_id, all_actions=int(all_actions))
@@ -80,20 +97,21 @@ class Requests:
         row = self._conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         return Request.from_row(row)
 
-    def take_pending(self) -> list[Request]:
-        """Claim every request not yet taken, oldest first; each is returned to one taker."""
-        rows = self._conn.execute(
-            "SELECT id FROM requests WHERE taken_at IS NULL ORDER BY id"
-        ).fetchall()
-        taken = []
-        for (request_id,) in rows:
+    def take_next(self) -> Request | None:
+        """Claim the oldest request not yet taken; one at a time, so a taker that stops
+        leaves the others untouched for the next one."""
+        while True:
+            row = self._conn.execute(
+                "SELECT id FROM requests WHERE taken_at IS NULL ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
             claimed = self._conn.execute(
                 "UPDATE requests SET taken_at = ? WHERE id = ? AND taken_at IS NULL",
-                (now(), request_id),
+                (now(), row[0]),
             ).rowcount
             if claimed:
-                taken.append(self.get(request_id))
-        return taken
+                return self.get(row[0])
 
     def finish(
         self, request_id: int, *, run_id: int | None = None, error: str | None = None
@@ -113,14 +131,12 @@ class Requests:
             ).rowcount
         )
 
-    def last_id(self) -> int:
-        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0])
-
-    def abandon_untaken(self, reason: str, up_to: int) -> int:
-        """Answer requests (ids up to `up_to`) no engine took, so nobody waits on them."""
+    def abandon_untaken(self, reason: str, made_before: str) -> int:
+        """Answer requests made before `made_before` that nobody took: their clients gave up
+        (or died) long ago, and carrying them out now would surprise everyone."""
         return self._conn.execute(
-            "UPDATE requests SET taken_at = ?, error = ? WHERE taken_at IS NULL AND id <= ?",
-            (now(), reason, up_to),
+            "UPDATE requests SET taken_at = ?, error = ? WHERE taken_at IS NULL AND created_at < ?",
+            (now(), reason, made_before),
         ).rowcount
 
 

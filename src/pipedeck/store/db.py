@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS requests (
     kind TEXT NOT NULL,
     pipeline TEXT,
     rev TEXT,
+    branch TEXT,
     variables TEXT NOT NULL DEFAULT '{}',
     run_id INTEGER,
     all_actions INTEGER NOT NULL DEFAULT 0,

@@ -17,6 +17,21 @@ def _export_frozen(ctx: RunContext, sha: str, dest: Path) -> None:
     freeze(dest)
 
 
+def set_source_variables(ctx: RunContext, action: str, artifacts: list[str]) -> None:
+    """`#{action.commit}`, `#{artifact.commit}`…: all derived from the run's commit, so a
+    retry sets them again the same way instead of storing them."""
+    commit = ctx.commit
+    values = {
+        "commit": commit.sha,
+        "commit_short": commit.short,
+        "branch": ctx.run.branch or "",
+        "subject": commit.subject,
+        "author": commit.author,
+    }
+    for namespace in (action, *artifacts):
+        ctx.variables.set_namespace(namespace, values)
+
+
 async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
     commit = ctx.commit
     produced: list[str] = []
@@ -26,15 +41,6 @@ async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
         # Export is I/O bound; keep the event loop free for the other actions' logs.
         await asyncio.to_thread(_export_frozen, ctx, commit.sha, dest)
         produced.append(output.name)
-    values = {
-        "commit": commit.sha,
-        "commit_short": commit.short,
-        "branch": ctx.run.branch or "",
-        "subject": commit.subject,
-        "author": commit.author,
-    }
-    ctx.variables.set_namespace(job.action.name, values)
-    for name in produced:
-        ctx.variables.set_namespace(name, values)
+    set_source_variables(ctx, job.action.name, produced)
     write_log(ctx, job, f"Exported {commit.sha} by {commit.author}\n")
     return Outcome(Status.SUCCEEDED, artifacts=tuple(produced))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from pipedeck.definition import Pipeline
+from pipedeck.definition import DefinitionError, Pipeline, load_pipeline
 from pipedeck.engine import EngineError, RequestError
 from pipedeck.engine.trust import TrustError, TrustStore
 from pipedeck.store import RunDetail
@@ -130,8 +130,14 @@ class Steering(_Base):
             return
         trust = TrustStore()
         try:
-            state = trust.check(pipeline.path)
-        except (TrustError, OSError) as exc:
+            # Show what the file says now, read from the same bytes that are trusted: the
+            # screen's copy may be older than the file.
+            path = pipeline.path
+            state = trust.check(path, path.read_bytes())
+            pipeline = load_pipeline(path)
+            if trust.check(path).digest != state.digest:
+                raise TrustError(f"{path.name} is changing; try again")
+        except (TrustError, OSError, DefinitionError) as exc:
             self.notify(str(exc), severity="error")
             return
         if state.trusted:

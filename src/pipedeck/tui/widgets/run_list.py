@@ -42,6 +42,7 @@ class RunList(OptionList):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self._rows: list[PipelineRow] = []
+        self._moved_by_us: set[str] = set()
 
     def show(self, rows: list[PipelineRow], selected: str | None, ages: bool = False) -> None:
         """Redraw with `rows`, keeping `selected` (a run key) highlighted; `ages` also
@@ -74,7 +75,11 @@ class RunList(OptionList):
         current = self.highlighted_option.id if self.highlighted_option else None
         if key != current:
             with contextlib.suppress(KeyError):
-                self.highlighted = self.get_option_index(key)
+                index = self.get_option_index(key)
+                # The highlight message of this move arrives later; it is not a person's
+                # choice, and answering it would fight the next refresh.
+                self._moved_by_us.add(key)
+                self.highlighted = index
 
     def _refresh_ages(self, rows: list[PipelineRow]) -> None:
         for row in rows:
@@ -97,6 +102,9 @@ class RunList(OptionList):
         event.stop()
         option_id = event.option.id
         if option_id is None:
+            return
+        if option_id in self._moved_by_us:
+            self._moved_by_us.discard(option_id)
             return
         if option_id.startswith("pipeline:"):
             self.post_message(self.PipelineChosen(option_id.removeprefix("pipeline:")))
