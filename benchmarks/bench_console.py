@@ -106,7 +106,7 @@ async def streaming(root: Path, lines: int) -> None:
         ran = time.perf_counter() - started
         await pilot.pause(1.0)
         peak[0] = max(peak[0], rss_mb())
-        await app.engine.close()
+        await app.close_engine()
     latencies = [shown_last[t] - finished[t] for t in shown_last]
     print(f"streaming: {len(finished)} actions x seq {lines}, run took {ran:.2f} s")
     print(f"  largest gap between 10 ms ticks: {max(gaps) * 1000:.1f} ms (target < 50 ms)")
@@ -136,7 +136,7 @@ async def first_frame(make: type[App[None]] | None, root: Path) -> float:
         took = time.perf_counter() - start
         await pilot.pause(0)
         if isinstance(app, PipedeckApp) and app.engine is not None:
-            await app.engine.close()
+            await app.close_engine()
     return took
 
 

@@ -78,9 +78,19 @@ class PipedeckApp(App[None]):
             self.engine, watch=self.watch_refs, poll_interval=self.engine.settings.poll_interval * 5
         )
         self._serving = asyncio.create_task(self.service.serve())
+        self._serving.add_done_callback(self._served)
         self.control.engine = self.engine
         self.control.holder = None
         return True
+
+    def _served(self, task: asyncio.Task[None]) -> None:
+        """The service only ends when asked; if it failed, say so rather than go quiet."""
+        if not task.cancelled() and task.exception() is not None:
+            self.notify(
+                f"The engine stopped taking requests and watching: {task.exception()!r}",
+                severity="error",
+                timeout=30,
+            )
 
     def _try_takeover(self) -> None:
         if self.engine is None and not self._stopped_engine and self._become_engine():
