@@ -13,7 +13,9 @@ from pipedeck.engine.trust import TrustStore
 from pipedeck.store import Status
 from pipedeck.tui.screens.approval import ApprovalDialog
 from pipedeck.tui.screens.confirm import ConfirmScreen, PromptScreen
+from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.trust import TrustDialog
+from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.run_list import RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
 from tests.conftest import RepoMaker
@@ -91,7 +93,8 @@ async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
         await pilot.press("s")
         await until(pilot, lambda: (r := latest(app)) is not None and not r.status.active, "run")
         graph = app.screen.query_one(StageGraph)
-        graph.select("Deploy", "ship")
+        await pilot.press("right", "right", "right")  # to Deploy, the last stage
+        assert graph.selected_stage_name() == "Deploy"
         await pilot.press("d")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press("enter")  # an empty reason is refused
@@ -105,7 +108,8 @@ async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
         await until(pilot, lambda: latest(app).waiting_for == "Deploy", "held")  # type: ignore[union-attr]
         await until(pilot, lambda: "⛔ held: release freeze" in drawn(graph), "the held mark")
         assert any("⏳Deploy" in label for label in run_labels(app))
-        graph.select("Deploy", "ship")
+        await pilot.press("right", "right", "right")  # to Deploy, the last stage
+        assert graph.selected_stage_name() == "Deploy"
         await pilot.press("d")
         assert app.project.store.transitions.disabled("ci", "Deploy") is None
         await until(pilot, lambda: latest(app).status is Status.SUCCEEDED, "went on")  # type: ignore[union-attr]
@@ -224,3 +228,15 @@ async def test_commits_made_while_closed_are_shown_not_run_and_s_runs_them(
         await until(
             pilot, lambda: not any("new commit" in label for label in run_labels(app)), "gone"
         )
+
+
+async def test_the_key_bar_lists_the_keys_and_a_click_presses_one(repo: RepoMaker) -> None:
+    flaky_repo(repo)
+    async with console(repo.root) as (app, pilot):
+        bar = app.screen.query_one(KeyBar)
+        shown = bar.render().plain
+        for hint in ("Start", "Cancel", "Approve", "Retry", "History", "Quit", "palette"):
+            assert hint in shown
+        start = shown.index("History")
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen), "history opened")

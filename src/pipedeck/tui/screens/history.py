@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from pipedeck.store import RunRecord, Status, Store
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import COLOURS, icon
+from pipedeck.tui.widgets.key_bar import KeyBar
 
 ALL = "all"
 
@@ -47,7 +48,7 @@ class HistoryScreen(Screen[str | None]):
                 yield Input(placeholder="commit, subject, approver…", id="text")
             yield DataTable(id="history-runs", cursor_type="row", zebra_stripes=True)
             yield Static("", id="count")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

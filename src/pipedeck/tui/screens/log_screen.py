@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_view import LogView
 
 
@@ -23,7 +23,7 @@ class LogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield LogView(id="full-log")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         view = self.query_one(LogView)

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pipedeck.definition import Pipeline, Problem
 from pipedeck.definition.errors import display_path
@@ -40,6 +40,7 @@ from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
+from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
@@ -54,6 +55,8 @@ def _shown(problem: Problem) -> str:
 
 
 class MainScreen(Steering, Screen[None]):
+    # Focus the graph as the screen opens, not after: each focus change rebuilds the footer.
+    AUTO_FOCUS = "#graph"
     BINDINGS = [
         Binding("left", "move(-1, 0)", "Stage", show=False),
         Binding("right,l", "move(1, 0)", "Stage", show=False),
@@ -103,11 +106,10 @@ class MainScreen(Steering, Screen[None]):
                 yield StageGraph(self.clock, id="graph")
                 yield Static(id="problems")
                 yield LogPanes(id="logs")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_state()
-        self.query_one(StageGraph).focus()
         self.set_interval(TICK, self.refresh_state)
 
     # --- reading state -------------------------------------------------------------------
