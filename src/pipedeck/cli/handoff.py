@@ -12,17 +12,19 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from pipedeck.cli.context import fail
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.engine import requests
 from pipedeck.engine.follow import RunFollower
-from pipedeck.engine.liveness import lock_holder
+from pipedeck.engine.liveness import RepoLock, lock_holder
 from pipedeck.engine.project import Project
 from pipedeck.engine.requests import RequestError
 from pipedeck.engine.service import REQUEST_PATIENCE
-from pipedeck.store import RunRecord
+from pipedeck.store import RunRecord, Status
 from pipedeck.store.control import Request
+from pipedeck.store.db import now
 
 TAKE_TIMEOUT = REQUEST_PATIENCE
 """How long to wait for the engine to take a request before giving up on it."""
@@ -79,3 +81,20 @@ def _cancel(project: Project, run: RunRecord) -> None:
         requests.cancel(project.store, current)
     except RequestError as exc:
         print(f"pipedeck: {exc}", file=sys.stderr)
+
+
+def engine_or_hand_over(
+    project: Project, role: str, submit: Callable[[], Request], as_json: bool
+) -> RepoLock:
+    """Take the repository's lock and return it (the caller is the engine), or hand the
+    request `submit` makes to the engine that holds it, follow the run, and exit with it."""
+    while (lock := RepoLock.acquire(project.state_dir, role)) is None:
+        since = now()
+        request = submit()
+        holder = lock_holder(project.state_dir) or "another process"
+        started = wait_taken(project, request, holder)
+        if started is not None:
+            result = follow(project, started, since, as_json)
+            sys.exit(0 if result.status is Status.SUCCEEDED else 1)
+        # The engine went away before taking it: try to be the engine ourselves.
+    return lock

@@ -18,11 +18,11 @@ from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.events import Event, RunEvent
-from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
+from pipedeck.engine.liveness import engine_alive
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.service import EngineService
 from pipedeck.store import RunRecord, Status
-from pipedeck.store.db import now
+from pipedeck.store.control import Request
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -116,17 +116,14 @@ def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: b
     """
     project = opts.project()
     variables = parse_vars(var)
-    while (lock := RepoLock.acquire(project.state_dir, "run")) is None:
-        since = now()
+
+    def submit() -> Request:
         try:
-            request = requests.request_start(project.repo, project.store, pipeline, rev, variables)
+            return requests.request_start(project.repo, project.store, pipeline, rev, variables)
         except RequestError as exc:
             fail(str(exc))
-        holder = lock_holder(project.state_dir) or "another process"
-        started = handoff.wait_taken(project, request, holder)
-        if started is not None:
-            result = handoff.follow(project, started, since, as_json)
-            sys.exit(0 if result.status is Status.SUCCEEDED else 1)
+
+    lock = handoff.engine_or_hand_over(project, "run", submit, as_json)
     try:
         definition = project.pipeline(pipeline)
         result = asyncio.run(run_in_foreground(project, definition, rev, variables, as_json))

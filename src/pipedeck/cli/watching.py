@@ -13,12 +13,11 @@ from pipedeck.cli import handoff
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.cli.running import run_in_foreground
-from pipedeck.engine import Engine, EngineError, current_user
+from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.liveness import RepoLock, lock_holder
 from pipedeck.engine.project import ProjectError
 from pipedeck.engine.service import EngineService
 from pipedeck.store import Status
-from pipedeck.store.db import now
 
 
 @click.command()
@@ -69,14 +68,12 @@ def retry(opts: Options, run_ref: str, all_actions: bool, as_json: bool) -> None
     """
     run = opts.find_run(run_ref)
     project = opts.project()
-    while (lock := RepoLock.acquire(project.state_dir, "retry")) is None:
-        since = now()
-        request = project.store.requests.add_retry(run.id, all_actions, current_user())
-        holder = lock_holder(project.state_dir) or "another process"
-        retried = handoff.wait_taken(project, request, holder)
-        if retried is not None:
-            result = handoff.follow(project, retried, since, as_json)
-            sys.exit(0 if result.status is Status.SUCCEEDED else 1)
+    lock = handoff.engine_or_hand_over(
+        project,
+        "retry",
+        lambda: requests.request_retry(project.store, run, all_actions),
+        as_json,
+    )
     try:
         result = asyncio.run(
             run_in_foreground(project, None, "", {}, as_json, retry=(run, all_actions))
@@ -113,7 +110,10 @@ def _stage_of(opts: Options, pipeline: str, stage: str) -> None:
 def disable(opts: Options, pipeline: str, stage: str, reason: str) -> None:
     """Stop runs of PIPELINE before STAGE until the transition is enabled."""
     _stage_of(opts, pipeline, stage)
-    opts.project().store.transitions.disable(pipeline, stage, reason, current_user())
+    try:
+        requests.disable_transition(opts.project().store, pipeline, stage, reason)
+    except RequestError as exc:
+        fail(str(exc))
     click.echo(f"{pipeline}: transition into {stage} disabled ({reason})")
 
 
@@ -124,7 +124,7 @@ def disable(opts: Options, pipeline: str, stage: str, reason: str) -> None:
 def enable(opts: Options, pipeline: str, stage: str) -> None:
     """Let runs of PIPELINE into STAGE again; the newest waiting run goes on."""
     _stage_of(opts, pipeline, stage)
-    if not opts.project().store.transitions.enable(pipeline, stage):
+    if not requests.enable_transition(opts.project().store, pipeline, stage):
         click.echo(f"{pipeline}: transition into {stage} was not disabled")
         return
     click.echo(f"{pipeline}: transition into {stage} enabled")
