@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,14 @@ def test_a_missing_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 def test_an_empty_directory_has_no_pipelines_and_no_problems(tmp_path: Path) -> None:
     result = load_pipelines(tmp_path)
     assert (result.pipelines, result.problems) == ([], [])
+
+
+def test_the_digest_is_of_the_bytes_parsed_and_no_file_can_set_it(write: Write) -> None:
+    path = write(MINIMAL.format(name="ci"), "ci.yml")
+    assert load_pipeline(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    forged = write(MINIMAL.format(name="ci") + "sha256: deadbeef\n", "forged.yml")
+    with pytest.raises(DefinitionError) as caught:
+        load_pipeline(forged)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (3, 1)
+    assert "unknown key 'sha256'" in problem.message

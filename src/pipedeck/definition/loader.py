@@ -8,6 +8,7 @@ every other pipeline.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ class _Loaded:
     pipeline: Pipeline | None
     problems: list[Problem]
     source_map: SourceMap | None = None
+
+
+LOADER_FIELDS = ("path", "sha256")
+"""Fields of `Pipeline` the loader sets; a file that writes them is wrong."""
 
 
 def load_pipeline(path: Path) -> Pipeline:
@@ -106,20 +111,23 @@ def _load(path: Path) -> _Loaded:
         message = f"the top level must be a mapping with 'name' and 'stages', not {_kind(data)}"
         findings.append(Finding((), message))
         return _Loaded(None, _located(path, findings, source_map))
-    pipeline = _validate(path, data, findings)
+    pipeline = _validate(path, hashlib.sha256(raw).hexdigest(), data, findings)
     findings.extend(rules.check(data, lambda p: source_map.value(p)[0]))
     problems = _located(path, findings, source_map)
     return _Loaded(None if problems else pipeline, problems, source_map)
 
 
-def _validate(path: Path, data: dict[str, Any], findings: list[Finding]) -> Pipeline | None:
-    if "path" in data:
-        # `path` is the model's record of where it was loaded from, not a file setting.
-        allowed = messages.fields_at(())
-        findings.append(Finding(("path",), messages.unknown_key("path", allowed), "key"))
-        data = {k: v for k, v in data.items() if k != "path"}
+def _validate(
+    path: Path, sha256: str, data: dict[str, Any], findings: list[Finding]
+) -> Pipeline | None:
+    for key in LOADER_FIELDS:
+        if key in data:
+            # The model's record of where and what it was loaded from, not a file setting.
+            allowed = messages.fields_at(())
+            findings.append(Finding((key,), messages.unknown_key(key, allowed), "key"))
+            data = {k: v for k, v in data.items() if k != key}
     try:
-        return Pipeline.model_validate({**data, "path": path})
+        return Pipeline.model_validate({**data, "path": path, "sha256": sha256})
     except ValidationError as exc:
         findings.extend(messages.translate(exc, data))
         return None

@@ -242,6 +242,9 @@ class Pipeline(_Strict):
     stages: Annotated[list[Stage], Field(min_length=1)]
     path: SkipJsonSchema[Path | None] = Field(default=None, exclude=True)
     """The file it was loaded from; set by the loader, never written in the file."""
+    sha256: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    """The SHA-256 of the very bytes it was parsed from: what trust is checked against, so
+    the content that runs is the content that was trusted. Set by the loader."""
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

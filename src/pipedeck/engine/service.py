@@ -183,7 +183,8 @@ class EngineService:
         path = pipeline.path
         assert path is not None
         try:
-            state = self.trust.check(path)
+            # The digest of the bytes that were parsed: what runs is what is checked.
+            state = self.trust.check(path, digest=pipeline.sha256)
         except (TrustError, OSError) as exc:
             why = str(exc)
         else:

@@ -68,10 +68,14 @@ class TrustStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else trust_file()
 
-    def check(self, file: Path, content: bytes | None = None) -> TrustState:
-        """The trust state of `file` as it is now (or of `content`, when given)."""
+    def check(
+        self, file: Path, content: bytes | None = None, digest: str | None = None
+    ) -> TrustState:
+        """The trust state of `file` as it is now (or of `content`, or of the content whose
+        SHA-256 is `digest`, when given)."""
         key = _key(file)
-        digest = digest_of(file.read_bytes() if content is None else content)
+        if digest is None:
+            digest = digest_of(file.read_bytes() if content is None else content)
         entry = self._read().get(str(key))
         if entry is None:
             return TrustState(key, digest, "new")

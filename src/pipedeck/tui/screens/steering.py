@@ -130,13 +130,11 @@ class Steering(_Base):
             return
         trust = TrustStore()
         try:
-            # Show what the file says now, read from the same bytes that are trusted: the
-            # screen's copy may be older than the file.
-            path = pipeline.path
-            state = trust.check(path, path.read_bytes())
-            pipeline = load_pipeline(path)
-            if trust.check(path).digest != state.digest:
-                raise TrustError(f"{path.name} is changing; try again")
+            # Show what the file says now (the screen's copy may be older), and trust the
+            # digest of the very bytes shown.
+            pipeline = load_pipeline(pipeline.path)
+            assert pipeline.path is not None
+            state = trust.check(pipeline.path, digest=pipeline.sha256)
         except (TrustError, OSError, DefinitionError) as exc:
             self.notify(str(exc), severity="error")
             return
