@@ -8,25 +8,7 @@ from pathlib import Path
 
 from pipedeck.engine.trust import TrustStore
 from tests.conftest import PIPEDECK, RepoMaker, run_cli
-
-CI = """
-name: ci
-stages:
-  - name: Source
-    actions:
-      - {name: checkout, kind: source, outputs: [source]}
-  - name: Build
-    actions:
-      - name: compile
-        kind: build
-        inputs: [source]
-        run: |
-          make all
-          make check
-  - name: Gate
-    actions:
-      - {name: ok, kind: approval}
-"""
+from tests.engine.test_trust import CI
 
 DEPLOY = """
 name: deploy

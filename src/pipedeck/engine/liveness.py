@@ -88,10 +88,6 @@ class RepoLock:
         os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
         return cls(path, fd)
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def release(self) -> None:
         if self._fd is None:
             return

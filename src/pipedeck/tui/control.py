@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipedeck.definition import Pipeline
-from pipedeck.engine import Engine, EngineError, Project, RequestError, requests
+from pipedeck.engine import Engine, Project, requests
 from pipedeck.store import RunRecord
 
 
@@ -65,6 +65,3 @@ class Control:
 
     def enable_transition(self, pipeline: str, stage: str) -> None:
         requests.enable_transition(self.project.store, pipeline, stage)
-
-
-__all__ = ["Control", "EngineError", "RequestError"]
