@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
-from rich.console import Console
 from textual.widgets import Input, Static
 
 from pipedeck.engine.trust import TrustStore
@@ -56,9 +54,7 @@ def header(app: object) -> str:
 
 def drawn(graph: StageGraph) -> str:
     """The graph as the terminal shows it, as plain text."""
-    out = Console(width=graph.size.width, file=io.StringIO(), color_system=None)
-    out.print(graph.render())
-    return out.file.getvalue()  # type: ignore[attr-defined]
+    return graph.plain_text()
 
 
 def run_labels(app: object) -> list[str]:

@@ -1,27 +1,27 @@
 """The stage graph: stages left to right, each a box of its action groups in run order.
 
-Rendered from a `RunDetail` (read from the store) as Rich panels; the selection (a stage and
-an action in it) is state the screen sets and reads. Boxes wrap onto a new row when the
-terminal is too narrow for all of them.
+Drawn from a `RunDetail` (read from the store) by `graph_boxes`, a line at a time: the lines
+are built once per change (run, selection, marks, width) and each row's strip is cached until
+the next, so a repaint costs next to nothing. The selection (a stage and an action in it) is
+state the screen sets and reads. Boxes wrap onto a new row when the terminal is too narrow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from rich.cells import cell_len
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from pipedeck.store import ActionDetail, RunDetail, StageDetail, Status
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import COLOURS, icon
-
-BOX_MIN, BOX_MAX, ARROW, HELD = 16, 30, " → ", " ╳ "  # noqa: RUF001 - a cross, not an X
+from pipedeck.tui.widgets.graph_boxes import Box, Line, layout, plain
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class StageGraph(Widget, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.marks = StageMarks()
+        self._lines: list[Line] = []
+        self._strips: dict[int, Strip] = {}
 
     # --- selection ---------------------------------------------------------------------
 
@@ -86,82 +88,90 @@ class StageGraph(Widget, can_focus=True):
 
     # --- drawing -------------------------------------------------------------------------
 
-    def render(self) -> RenderableType:
-        if self.detail is None:
-            return Text("No run yet — press s to start one.", style="dim")
-        boxes = [
-            (stage.stage.name, *self._box(i, stage)) for i, stage in enumerate(self.detail.stages)
-        ]
-        width = max(self.size.width, BOX_MIN + len(ARROW))
-        rows: list[list[tuple[str, int, Panel]]] = [[]]
-        used = 0
-        for name, box_width, panel in boxes:
-            if rows[-1] and used + len(ARROW) + box_width > width:
-                rows.append([])
-                used = 0
-            used += box_width + (len(ARROW) if rows[-1] else 0)
-            rows[-1].append((name, box_width, panel))
-        lines: list[RenderableType] = []
-        for r, row in enumerate(rows):
-            grid = Table.grid()
-            cells: list[RenderableType] = []
-            for c, (name, box_width, panel) in enumerate(row):
-                if c or r:
-                    grid.add_column(width=len(ARROW), vertical="middle")
-                    # A disabled transition: runs stop before this stage.
-                    held = name in self.marks.held
-                    cells.append(
-                        Text(HELD if held else ARROW, style="bold red" if held else "bold grey50")
-                    )
-                grid.add_column(width=box_width)
-                cells.append(panel)
-            grid.add_row(*cells)
-            lines.append(grid)
-        return Group(*lines)
+    def watch_detail(self) -> None:
+        self._redraw()
 
-    def _box(self, index: int, stage_detail: StageDetail) -> tuple[int, Panel]:
+    def watch_selection(self) -> None:
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # cached strips carry the old background
+
+    def _redraw(self) -> None:
+        lines = self._draw()
+        height_changed = len(lines) != len(self._lines)
+        self._lines = lines
+        self._strips.clear()
+        # Only a change of height moves the widgets below; anything else is a repaint.
+        self.refresh(layout=height_changed)
+
+    def _draw(self) -> list[Line]:
+        if self.detail is None:
+            return [[Segment("No run yet — press s to start one.", Style(dim=True))]]
+        boxes = [self._box(i, stage) for i, stage in enumerate(self.detail.stages)]
+        return layout(boxes, self.content_region.width)
+
+    def plain_text(self) -> str:
+        """The graph as the terminal shows it, without colour."""
+        return plain(self._lines)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._lines))
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            base = self.rich_style
+            line = self._lines[y] if y < len(self._lines) else []
+            width = self.content_region.width
+            strip = Strip(line).apply_style(base).crop_extend(0, width, base)
+            self._strips[y] = strip
+        return strip
+
+    def _box(self, index: int, stage_detail: StageDetail) -> Box:
         stage = stage_detail.stage
         frame = self.clock.spinner_frame(10)
-        body = Text()
+        body: list[Line] = []
         actions = self._ordered(stage_detail.actions)
         order = None
         for position, detail in enumerate(actions):
             action = detail.action
             if order is not None and action.run_order != order:
-                body.append("┈" * 6 + "\n", style="grey42")
+                body.append([Segment("┈" * 6, _style("grey42"))])
             order = action.run_order
             selected = index == self.selection.stage and position == self.selection.action
-            line = Text()
-            line.append(icon(action.status, frame) + " ", style=COLOURS[action.status])
-            line.append(action.name, style="bold reverse" if selected else "")
+            line = [
+                Segment(icon(action.status, frame) + " ", _style(COLOURS[action.status])),
+                Segment(action.name, _style("bold reverse") if selected else None),
+            ]
             took = elapsed(self.clock, action.started_at, action.finished_at)
             if took and action.status is not Status.SKIPPED:
-                line.append(f" {took}", style="dim")
+                line.append(Segment(f" {took}", _style("dim")))
             if action.status is Status.WAITING:
-                line.append(" approve? a", style="bold yellow")
-            body.append_text(line)
-            body.append("\n")
+                line.append(Segment(" approve? a", _style("bold yellow")))
+            body.append(line)
         if stage.name in self.marks.held:
-            body.append(f"⛔ held: {self.marks.held[stage.name]}\n", style="red")
+            body.append([Segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
         if stage.name in self.marks.waiting:
-            body.append(f"⏳ waiting: {' '.join(self.marks.waiting[stage.name])}\n", style="yellow")
-        body.rstrip()
-        content_width = max(
-            [len(stage.name) + 4] + [cell_len(line) for line in body.plain.splitlines()]
-        )
-        width = max(BOX_MIN, min(BOX_MAX, content_width + 4))
-        took = elapsed(self.clock, stage.started_at, stage.finished_at)
+            waiting_runs = " ".join(self.marks.waiting[stage.name])
+            body.append([Segment(f"⏳ waiting: {waiting_runs}", _style("yellow"))])
         waiting = stage.status is Status.RUNNING and any(
             a.action.status is Status.WAITING for a in actions
         )
         border = COLOURS[Status.WAITING] if waiting else COLOURS[stage.status]
-        return width, Panel(
-            body,
-            title=Text(stage.name, style="bold"),
-            title_align="left",
-            subtitle=took or None,
-            subtitle_align="right",
-            border_style=border,
-            width=width,
-            padding=(0, 1),
+        return Box(
+            title=stage.name,
+            subtitle=elapsed(self.clock, stage.started_at, stage.finished_at),
+            body=body,
+            border=_style(border),
+            held=stage.name in self.marks.held,
         )
+
+
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    return Style.parse(name)
