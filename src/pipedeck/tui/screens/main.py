@@ -8,6 +8,8 @@ which is this console's own engine or, for a second console, the one that owns t
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from pipedeck.engine.events import (
     TriggerSkipped,
     WatchStarted,
 )
+from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
 from pipedeck.tui.approval_info import waiting_approval
 from pipedeck.tui.board import FAILED, pipeline_notes, stage_marks, telling_action
@@ -97,6 +100,9 @@ class MainScreen(Steering, Screen[None]):
         self._notes: dict[str, tuple[str, ...]] = {}
         self._notes_due = True
         self._seen_waiting: set[int] = set()
+        self._head_repo: GitRepo | None = None
+        self._head_lock = threading.Lock()
+        self._head_closed = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -233,16 +239,40 @@ class MainScreen(Steering, Screen[None]):
         )
 
     def _show_header(self) -> None:
-        repo = self.project.repo
+        # Reading HEAD asks git (a process, the first time): a thread, not the first frame.
+        self._read_head(self._role())
+
+    @work(exclusive=True, group="header")
+    async def _read_head(self, role: str) -> None:
+        text = await asyncio.to_thread(self._head_text, role)
+        self.query_one("#header", Static).update(text)
+
+    def _head_text(self, role: str) -> str:
+        with self._head_lock:
+            if self._head_closed:
+                return ""
+            if self._head_repo is None:
+                # Its own handle, used by one thread at a time: git objects are not to be
+                # shared across threads, and the engine's handle is the engine's.
+                self._head_repo = GitRepo.open(self.project.repo.root)
+            return self._describe_head(self._head_repo, role)
+
+    @staticmethod
+    def _describe_head(repo: GitRepo, role: str) -> str:
         try:
             head = repo.resolve("HEAD")
             commit = f"HEAD [cyan]{head.short}[/] {head.subject}"
-        except Exception:  # an empty repository has no HEAD yet
+        except GitError:  # an empty repository has no HEAD yet
             commit = "[dim]no commits yet[/]"
         branch = repo.current_branch() or "detached"
-        self.query_one("#header", Static).update(
-            f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit} · {self._role()}"
-        )
+        return f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit} · {role}"
+
+    def on_unmount(self) -> None:
+        with self._head_lock:  # waits for a read in progress, at most one git call
+            self._head_closed = True
+            if self._head_repo is not None:
+                self._head_repo.close()
+                self._head_repo = None
 
     def _role(self) -> str:
         """Whether this console runs the pipelines, and how it watches; or whose client it is."""
@@ -437,10 +467,8 @@ class MainScreen(Steering, Screen[None]):
         )
 
     def action_timestamps(self) -> None:
-        views = self.query_one(LogPanes).views()
-        show = not (views and views[0].show_timestamps)
-        for view in views:
-            view.show_timestamps = show
+        panes = self.query_one(LogPanes)
+        panes.timestamps = not panes.timestamps
 
     def action_follow(self) -> None:
         view = self.query_one(LogPanes).primary()

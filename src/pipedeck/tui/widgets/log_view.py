@@ -16,6 +16,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -141,6 +143,14 @@ class LogView(ScrollView, can_focus=True):
             self._read_tail()
         if self.is_mounted:
             self._start()
+
+    def clear(self) -> None:
+        """Show nothing; the view can take another file later."""
+        self._close()
+        self.path = None
+        self.border_title = self.border_subtitle = ""
+        self.virtual_size = Size(0, 0)
+        self.refresh()
 
     def on_mount(self) -> None:
         self.set_interval(1 / 25, self._poll)
@@ -290,8 +300,13 @@ class LogView(ScrollView, can_focus=True):
         line = self._line(number)
         if line is None:
             return Strip.blank(0)
+        marked = self._tail is None and number in self.hits  # hits count lines from the top
+        if line.isprintable() and not marked and not self.show_timestamps:
+            # Most lines are plain text: one segment, without building and rendering a Text.
+            strip = Strip([Segment(line, self._base_style)], cell_len(line))
+            return self._keep(number, strip)
         text = _to_text(line)
-        if self._tail is None and number in self.hits:  # hits count lines from the top
+        if marked:
             match = self.get_component_rich_style("log-view--match")
             text.highlight_words([self.hits.pattern], match, case_sensitive=False)
             if self.hits.is_current(number):
@@ -300,6 +315,9 @@ class LogView(ScrollView, can_focus=True):
             style = self.get_component_rich_style("log-view--timestamp")
             text = Text.assemble((self._stamp(number).ljust(STAMP_WIDTH), style), text)
         strip = Strip(list(text.render(self.app.console))).apply_style(self._base_style)
+        return self._keep(number, strip)
+
+    def _keep(self, number: int, strip: Strip) -> Strip:
         self._max_width = max(self._max_width, strip.cell_length)
         if len(self._strips) >= CACHE_LINES:
             self._strips.clear()
