@@ -60,6 +60,10 @@ class RunContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Stop after the running group: its actions finish, nothing after it starts."""
     decision_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    spawning: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One process starts at a time, engine-wide. Starting one blocks the event loop for about
+    2 ms (fork, exec, pipes); a stage of eight parallel actions starting in one loop turn froze
+    the console that shares the loop for a whole frame. Taking turns lets it draw between."""
     artifacts: dict[str, Path] = field(default_factory=dict)
 
     @property

@@ -54,6 +54,8 @@ class Engine:
         self.bus = EventBus()
         self._lease = EngineLease(project.state_dir)
         self.gates = StageGates()
+        self.spawning = asyncio.Lock()
+        """Held while an action's process starts; see `RunContext.spawning`."""
         self._runs: dict[int, RunContext] = {}
         self._tasks: dict[int, asyncio.Task[RunRecord]] = {}
 
@@ -209,6 +211,7 @@ class Engine:
             variables=names,
             token=run_token(store, run),
             gates=self.gates,
+            spawning=self.spawning,
         )
 
     def _launch(self, ctx: RunContext, from_stage: int) -> None:

@@ -140,27 +140,14 @@ async def run_script(
     timeout: float | None = None,
     cancel: asyncio.Event | None = None,
     grace: float = 5.0,
+    spawn_lock: asyncio.Lock | None = None,
 ) -> ProcessResult:
     """Run `script` with bash; return once it and everything it started are gone."""
     loop = asyncio.get_running_loop()
     log = LogWriter(log_path)
     try:
-        transport, reader = await loop.subprocess_exec(
-            lambda: _Reader(log, on_lines),
-            "bash",
-            "--noprofile",
-            "--norc",
-            "-eo",
-            "pipefail",
-            "-c",
-            script,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
-        )
+        async with spawn_lock or contextlib.nullcontext():
+            transport, reader = await _spawn(loop, log, on_lines, script, cwd, env)
         pgid = transport.get_pid()
         try:
             if on_start is not None:
@@ -186,6 +173,32 @@ async def run_script(
     finally:
         log.close()
     return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
+
+
+async def _spawn(
+    loop: asyncio.AbstractEventLoop,
+    log: LogWriter,
+    on_lines: Callable[[bytes], None] | None,
+    script: str,
+    cwd: Path,
+    env: Mapping[str, str],
+) -> tuple[asyncio.SubprocessTransport, _Reader]:
+    return await loop.subprocess_exec(
+        lambda: _Reader(log, on_lines),
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "-c",
+        script,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=dict(env),
+        start_new_session=True,
+    )
 
 
 async def _end_and_reap(pgid: int, grace: float, exited: asyncio.Future[None]) -> None:

@@ -13,6 +13,8 @@ say which and why, so the console can tell the user why it reacts more slowly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import os
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -155,6 +157,11 @@ class RefWatcher:
         stores = [git_dir / "refs"]
         if (git_dir / "reftable").is_dir():
             stores.append(git_dir / "reftable")
+        # watchfiles loads anyio's asyncio backend on first use, some 60 ms of imports that
+        # would freeze the console sharing this loop just as it opens: load it in a thread.
+        # Only a warm-up: should anyio move that module, watchfiles still loads what it needs.
+        with contextlib.suppress(ImportError):
+            await asyncio.to_thread(importlib.import_module, "anyio._backends._asyncio")
         stop = asyncio.Event()
         wake: asyncio.Queue[BaseException | None] = asyncio.Queue()
         # Two watches because one must be recursive (loose refs live in nested folders) and

@@ -79,6 +79,10 @@ class GitRepo:
                 config.set_value("user", "email", "demo@pipedeck.invalid")
         return cls(repo)
 
+    def close(self) -> None:
+        """End the git processes this handle keeps for reading objects."""
+        self._repo.close()
+
     @property
     def root(self) -> Path:
         assert self._repo.working_tree_dir is not None

@@ -108,6 +108,7 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         timeout=timeout,
         cancel=ctx.cancel,
         grace=ctx.settings.kill_grace,
+        spawn_lock=ctx.spawning,
     )
     code, why = _describe_exit(result.exit_code)
     if result.cancelled:
