@@ -115,8 +115,44 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> Non
         assert store.requests.take_next() is None
         assert store.transitions.listed() == []
         version = store.connection().execute("PRAGMA user_version").fetchone()[0]
-        assert version == 2
+        assert version == 3
+        # Version 3's column and table: who decided as git knows them, a run's own file.
+        assert store.definition(run.id) is None
+        columns = {r[1] for r in store.connection().execute("PRAGMA table_info(approvals)")}
+        assert "decided_email" in columns
     finally:
         store.close()
     # Opening it again does not try to upgrade twice.
     Store(tmp_path).close()
+
+
+def test_a_version_2_store_gains_what_version_3_keeps(tmp_path: Path) -> None:
+    """Version 2 is version 1 with its upgrade applied (as `db.py` wrote it then)."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(V1_SCHEMA)
+    for statement in (
+        "ALTER TABLE runs ADD COLUMN waiting_for TEXT",
+        "ALTER TABLE runs ADD COLUMN cancel_mode TEXT NOT NULL DEFAULT 'now'",
+        "ALTER TABLE actions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE actions ADD COLUMN output_variables TEXT NOT NULL DEFAULT '{}'",
+    ):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO runs (pipeline, number, status, commit_sha, created_at)"
+        " VALUES ('ci', 1, 'waiting', 'abc', '2026-01-01T00:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO approvals (action_id, run_id, requested_at, result, decided_by)"
+        " VALUES (1, 1, '2026-01-01T00:00:00.000Z', 'approved', 'ada')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        approval = store.approval(1)
+        assert (approval.decided_by, approval.decided_email) == ("ada", None)
+        assert store.definition(1) is None
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 3
+    finally:
+        store.close()

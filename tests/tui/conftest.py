@@ -73,13 +73,20 @@ def ci_repo(repo: RepoMaker) -> RepoMaker:
 
 @asynccontextmanager
 async def console(
-    root: Path, *, size: tuple[int, int] = SIZE, clock: Clock | None = None
+    root: Path,
+    *,
+    size: tuple[int, int] = SIZE,
+    clock: Clock | None = None,
+    toasts: bool = False,
 ) -> AsyncIterator[tuple[PipedeckApp, Pilot[None]]]:
-    """The console on `root`, its first refresh done; its engine is closed at the end."""
+    """The console on `root`, its first refresh done; its engine is closed at the end.
+
+    `toasts`: draw notifications on screen (Textual's test harness keeps them off).
+    """
     project = Project.open(root)
     app = PipedeckApp(project, clock=clock, settings=FAST)
     try:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=toasts) as pilot:
             await pilot.pause()
             try:
                 yield app, pilot

@@ -89,19 +89,27 @@ async def test_a_approves_and_the_run_succeeds(ci_repo: RepoMaker) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
-async def test_r_needs_a_reason_then_rejects_with_it(ci_repo: RepoMaker) -> None:
+ALPHABET = "the quick brown fox jumps over a lazy dog"
+"""Every letter, `a` and `r` among them: all of it is text in the comment box."""
+
+
+async def test_r_asks_for_a_reason_then_r_reason_enter_r_rejects(ci_repo: RepoMaker) -> None:
     async with console(ci_repo.root) as (app, pilot):
         dialog = await dialog_opens(app, pilot)
         await pilot.press("r")
-        assert shown(dialog, "#problem") == "A rejection needs a reason."
+        assert shown(dialog, "#problem") == "A rejection needs a reason: type it, enter, then r."
         comment = dialog.query_one("#comment", Input)
-        assert comment.has_focus
+        await until(pilot, lambda: comment.has_focus, "the focus in the comment box")
         assert app.screen is dialog
-        await pilot.press(*"not on a friday")  # `r` and `a` are text while typing here
-        assert comment.value == "not on a friday"
+        await pilot.press(*ALPHABET)
+        assert comment.value == ALPHABET
         assert app.screen is dialog
-        await pilot.press("tab")
-        assert isinstance(app.focused, Button)
+        assert approval_of(app)[2] is None
+        await pilot.press("enter")  # back to the buttons, the text kept: nothing decided
+        await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
+        assert app.screen is dialog
+        assert comment.value == ALPHABET
+        assert approval_of(app)[2] is None
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
@@ -110,11 +118,43 @@ async def test_r_needs_a_reason_then_rejects_with_it(ci_repo: RepoMaker) -> None
             Status.REJECTED,
             "rejected",
             current_user(),
-            "not on a friday",
+            ALPHABET,
         )
         run = latest(app)
         assert run is not None
         assert action_statuses(app, run)["Deploy/staging"] is Status.SKIPPED
+
+
+async def test_no_key_in_the_comment_box_decides_and_enter_never_presses_a_button(
+    ci_repo: RepoMaker,
+) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        # `enter` on the focused Approve button does nothing: only `a` or a click decide.
+        await pilot.press("enter", "space")
+        assert app.screen is dialog
+        await pilot.press("tab", "tab")  # Approve → Reject → Later
+        assert isinstance(app.focused, Button) and app.focused.id == "later"
+        await pilot.press("enter")
+        assert app.screen is dialog
+        await pilot.press("tab", "tab")  # Later → what ships → the comment box
+        comment = dialog.query_one("#comment", Input)
+        assert comment.has_focus
+        await pilot.press(*"ar", "a", "r", "escape")  # escape: back to the buttons
+        assert comment.value == "ara" + "r"
+        await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
+        assert app.screen is dialog
+        await pilot.press("shift+tab")  # into the comment box again, from the buttons
+        while not comment.has_focus:
+            await pilot.press("shift+tab")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
+        await pilot.pause(0.3)
+        assert app.screen is dialog
+        assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
+        await pilot.press("a")  # from the buttons, `a` approves, with the comment typed
+        await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
+        assert approval_of(app)[2:] == ("approved", current_user(), "arar")
 
 
 async def test_shift_tab_then_clicking_reject_rejects(ci_repo: RepoMaker) -> None:
@@ -122,6 +162,7 @@ async def test_shift_tab_then_clicking_reject_rejects(ci_repo: RepoMaker) -> Non
         dialog = await dialog_opens(app, pilot)
         await pilot.press("r", *"flaky", "shift+tab")
         assert not dialog.query_one("#comment", Input).has_focus
+        assert approval_of(app)[2] is None
         await pilot.click("#reject")
         await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
         assert approval_of(app)[2:] == ("rejected", current_user(), "flaky")
@@ -160,27 +201,40 @@ async def test_an_approval_from_another_store_closes_the_dialog(ci_repo: RepoMak
         assert approval_of(app)[2:] == ("approved", "carol", "ship it")
 
 
-async def test_a_rejection_from_another_shell_closes_the_dialog(
+async def test_a_rejection_from_another_shell_closes_the_dialog_and_names_the_account(
     ci_repo: RepoMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The decider is the OS account of the deciding process; $LOGNAME and $USER name
+    whoever the environment says, so they are not asked."""
     monkeypatch.setenv("LOGNAME", "dana")
     monkeypatch.setenv("USER", "dana")
+    git(ci_repo.root, "config", "user.email", "someone@example.invalid")
     async with console(ci_repo.root) as (app, pilot):
         await dialog_opens(app, pilot)
         result = await asyncio.to_thread(
             run_cli, "reject", "ci/1", "--comment", "wrong branch", cwd=ci_repo.root
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "ci/1: rejected by dana"
+        assert result.stdout.strip() == f"ci/1: rejected by {current_user()}"
+        assert current_user() != "dana"
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
-        await pilot.pause(0.3)
+        await until(
+            pilot,
+            lambda: any("was rejected by" in n for n in notifications(app)),
+            "the news",
+        )
         told = [n for n in notifications(app) if "was rejected by" in n]
-        assert told == ["ci/1 was rejected by dana"]
+        assert told == [f"ci/1 was rejected by {current_user()}"]
         assert approval_of(app) == (
             Status.FAILED,
             Status.REJECTED,
             "rejected",
-            "dana",
+            current_user(),
             "wrong branch",
         )
+        run = latest(app)
+        assert run is not None
+        approval = app.project.store.detail(run).stages[3].actions[0].approval
+        assert approval is not None
+        assert approval.decided_email == "someone@example.invalid"

@@ -9,10 +9,10 @@ from textual.widgets import Input, Static
 
 from pipedeck.definition.errors import display_path
 from pipedeck.engine import Project
-from pipedeck.store import Status
+from pipedeck.store import Status, Store
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.screens.approval import ApprovalDialog
-from pipedeck.tui.screens.confirm import ConfirmScreen
+from pipedeck.tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from pipedeck.tui.screens.help import KEYS, HelpScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.main import MainScreen
@@ -87,10 +87,23 @@ async def test_opening_shows_the_repository_and_its_pipelines(ci_repo: RepoMaker
         assert "main" in header
         assert head in header
         assert "Add the delivery pipeline" in header
-        runs = app.screen.query_one(RunList)
+        runs = app.main.query_one(RunList)
         assert "pipeline:ci" in options(runs)
-        assert app.screen.query_one(StageGraph).detail is None
-        assert not app.screen.query_one("#problems", Static).display
+        # It never ran: its graph is drawn from its file, every action still to run.
+        graph = app.main.query_one(StageGraph)
+        assert graph.detail is not None
+        assert [s.stage.name for s in graph.detail.stages] == [
+            "Source",
+            "Build",
+            "Test",
+            "Approval",
+            "Deploy",
+        ]
+        assert {a.action.status for _, a in graph.detail.actions()} == {Status.QUEUED}
+        assert "checkout" in graph.plain_text() and "staging" in graph.plain_text()
+        assert runs.highlighted_option is not None
+        assert runs.highlighted_option.id == "pipeline:ci"
+        assert not app.main.query_one("#problems", Static).display
 
 
 async def test_a_broken_file_shows_its_problem_and_the_good_one_still_runs(
@@ -317,25 +330,88 @@ async def test_q_quits_at_once_when_nothing_runs(ci_repo: RepoMaker) -> None:
         assert app.engine is None
 
 
-async def test_q_asks_first_while_a_run_is_active(repo: RepoMaker) -> None:
+async def test_q_while_actions_run_asks_wait_cancel_or_stay(repo: RepoMaker) -> None:
     repo.pipeline(SLOW, name="slow")
     repo.commit("Add slow")
     async with console(repo.root) as (app, pilot):
         await pilot.press("s")
         await until(pilot, lambda: status_of(app, "slow") is Status.RUNNING, "the run to start")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the question")
+        assert "slow/1" in text_of(app.screen.query_one(".question", Static))
+        await pilot.press("s")  # stay
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         assert app.is_running
         assert status_of(app, "slow") is Status.RUNNING
 
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the question")
+        await pilot.press("escape")  # escape stays too
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert status_of(app, "slow") is Status.RUNNING
+
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the question")
+        await pilot.press("c")
         await until(pilot, lambda: not app.is_running, "the app to exit")
         assert app.engine is None
         assert status_of(app, "slow") is Status.CANCELLED
+
+
+QUICK_THEN_GATE = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - name: make
+        kind: build
+        run: 'while [ ! -e "$PIPEDECK_REPO_ROOT/go" ]; do sleep 0.05; done; echo made'
+
+  - name: Gate
+    actions:
+      - {name: ok, kind: approval, timeout: 1h}
+"""
+
+
+async def test_q_then_wait_quits_once_the_run_only_waits_and_leaves_it_waiting(
+    repo: RepoMaker,
+) -> None:
+    repo.pipeline(QUICK_THEN_GATE)
+    repo.commit("Add ci")
+    async with console(repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(pilot, lambda: status_of(app) is Status.RUNNING, "the run to start")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the question")
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert app.is_running  # the build still runs: the console waits for it
+        (repo.root / "go").touch()
+        await until(pilot, lambda: not app.is_running, "the app to exit")
+        assert [r.key for r in app.left_waiting] == ["ci/1"]
+    store = Store(Project.open(repo.root).state_dir)
+    try:
+        run = store.find_run("ci/1")
+        assert run.status is Status.WAITING
+        assert [a.action.status for _, a in store.detail(run).actions()] == [
+            Status.SUCCEEDED,
+            Status.WAITING,
+        ]
+    finally:
+        store.close()
+
+
+async def test_q_quits_at_once_while_a_run_only_waits_for_approval(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the approval")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the app to exit")
+        assert [r.key for r in app.left_waiting] == ["ci/1"]
+        run = latest(app)
+        assert run is not None and run.status is Status.WAITING and run.engine_id is None
 
 
 async def test_parallel_actions_get_a_pane_each_and_t_times_them_all(repo: RepoMaker) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from pipedeck.cli.context import Options, fail
+from pipedeck.cli.running import say_left_waiting
 
 
 def open_console(opts: Options, start_pipeline: str | None = None) -> None:
@@ -20,4 +21,5 @@ def open_console(opts: Options, start_pipeline: str | None = None) -> None:
 
     app = PipedeckApp(project, start_pipeline=start_pipeline)
     app.run()
+    say_left_waiting(app.left_waiting)
     sys.exit(app.return_code or 0)

@@ -43,6 +43,13 @@ class Options:
         except GitError:
             return self.repo
 
+    def user_email(self) -> str | None:
+        """The deciding checkout's git `user.email`, recorded with a decision."""
+        try:
+            return self.project().repo.user_email()
+        except GitError:
+            return None
+
     def find_run(self, ref: str) -> RunRecord:
         try:
             return self.project().store.find_run(ref)

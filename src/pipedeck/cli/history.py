@@ -18,19 +18,6 @@ from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Stor
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
 
-ICONS = {
-    "queued": "·",
-    "running": "▶",
-    "waiting": "⏸",
-    "succeeded": "✔",
-    "failed": "✘",
-    "cancelled": "■",
-    "skipped": "-",
-    "timed_out": "⏱",
-    "rejected": "✘",
-    "interrupted": "!",
-}
-
 
 def duration(started: str | None, finished: str | None) -> str:
     if not started:
@@ -60,7 +47,7 @@ def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None
     width = max(len(r.key) for r in records)
     for r in records:
         click.echo(
-            f"{r.key:<{width}}  {ICONS[r.status]} {r.status:<11}  {r.commit[:7]}  "
+            f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  {r.commit[:7]}  "
             f"{(r.branch or '-'):<12}  {r.created_at[:19].replace('T', ' ')}  "
             f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
         )
@@ -78,21 +65,21 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
         print_json(detail.to_dict())
         return
     took = duration(run.started_at, run.finished_at)
-    click.echo(f"{run.key}  {ICONS[run.status]} {run.status}  {took}".rstrip())
+    click.echo(f"{run.key}  {run.status.look.icon} {run.status.look.words}  {took}".rstrip())
     click.echo(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
     if run.error:
         click.echo(f"error  {run.error}")
     for stage in detail.stages:
         s = stage.stage
         took = duration(s.started_at, s.finished_at)
-        click.echo(f"\n{ICONS[s.status]} {s.name}  {s.status}  {took}".rstrip())
+        click.echo(f"\n{s.status.look.icon} {s.name}  {s.status.look.words}  {took}".rstrip())
         for a in stage.actions:
             click.echo("  " + _action_line(a))
 
 
 def _action_line(detail: ActionDetail) -> str:
     a = detail.action
-    parts = [f"{ICONS[a.status]} [{a.run_order}] {a.name} ({a.kind})  {a.status}"]
+    parts = [f"{a.status.look.icon} [{a.run_order}] {a.name} ({a.kind})  {a.status.look.words}"]
     if a.started_at:
         parts.append(duration(a.started_at, a.finished_at))
     if a.exit_code is not None:

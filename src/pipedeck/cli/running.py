@@ -18,10 +18,10 @@ from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.events import Event, RunEvent
-from pipedeck.engine.liveness import engine_alive
+from pipedeck.engine.liveness import RepoLock, engine_alive
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.service import EngineService
-from pipedeck.store import RunRecord, Status
+from pipedeck.store import ApprovalRecord, RunRecord, Status, Store
 from pipedeck.store.control import Request
 
 
@@ -43,13 +43,16 @@ async def run_in_foreground(
     as_json: bool,
     on_event: Callable[[Engine, Event], None] | None = None,
     retry: tuple[RunRecord, bool] | None = None,
+    take_up: RunRecord | None = None,
 ) -> RunRecord:
-    """Be the engine for one run (or one retry); Ctrl-C cancels it (its logs stay).
+    """Be the engine for one run (or one retry, or a run taken up again after its engine
+    stopped); Ctrl-C cancels it (its logs stay).
 
     While it runs, it also carries out what other clients ask of the repository (a
     `pipedeck run` in another shell is handed here; that shell prints it, not this one).
-    Once its own run ends it takes no more, and waits for the ones it took — a Ctrl-C then
-    cancels those.
+    Once its own run ends it takes no more, and waits for the ones it took to end or to
+    wait for a person (those are left waiting for the next engine) — a Ctrl-C then cancels
+    them.
     """
     engine = Engine(project)
     printer = JsonPrinter() if as_json else HumanPrinter()
@@ -59,11 +62,17 @@ async def run_in_foreground(
     )
     if on_event is not None:
         engine.bus.subscribe(lambda event: on_event(engine, event))
-    service = asyncio.create_task(EngineService(engine, watch=False).serve())
+    # Only its own run: runs another engine left waiting are for a console or `watch`.
+    service = asyncio.create_task(EngineService(engine, watch=False, take_up=False).serve())
     loop = asyncio.get_running_loop()
     try:
         if retry is not None:
             run = await engine.retry(*retry)
+        elif take_up is not None:
+            taken = await engine.take_up(take_up)
+            if taken is None:
+                raise EngineError(f"another engine took {take_up.key} up first")
+            run = taken
         else:
             assert pipeline is not None
             run = await engine.start(pipeline, rev, variables)
@@ -72,20 +81,32 @@ async def run_in_foreground(
             loop.add_signal_handler(sig, _cancel_once, engine, run)
         result = await engine.wait(run)
         service.cancel()
-        if engine.busy:
+        if engine.working():
             print(
                 "pipedeck: waiting for the runs taken for other shells (Ctrl-C cancels them)",
                 file=sys.stderr,
             )
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(engine.close()))
-            await engine.wait_all()
+            await engine.wait_working()
         return result
     finally:
         service.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await service
-        await engine.close()
+        say_left_waiting(await engine.close())
+
+
+def say_left_waiting(runs: list[RunRecord]) -> None:
+    """Runs an engine leaves waiting when it stops, and how to carry them on."""
+    for run in runs:
+        what = "an approval" if run.status is Status.WAITING else f"{run.waiting_for}"
+        print(
+            f"pipedeck: {run.key} stays waiting for {what};"
+            f" the next console or `pipedeck watch` takes it up"
+            + (f" (or `pipedeck approve {run.key}`)" if run.status is Status.WAITING else ""),
+            file=sys.stderr,
+        )
 
 
 def _cancel_once(engine: Engine, run: RunRecord) -> None:
@@ -140,13 +161,17 @@ def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: b
 @click.option("--comment", default=None, help="Why (recorded with the decision).")
 @click.pass_obj
 def approve(opts: Options, run_ref: str, action: str | None, comment: str | None) -> None:
-    """Approve the approval RUN is waiting on (name it when several wait)."""
+    """Approve the approval RUN is waiting on (name it when several wait).
+
+    With no console or `pipedeck watch` running, the rest of the run is carried on here,
+    printed as `pipedeck run` prints it; the exit code is the run's.
+    """
     run = opts.find_run(run_ref)
-    try:
-        record = requests.approve(opts.project().store, run, comment, action=action)
-    except RequestError as exc:
-        fail(str(exc))
-    click.echo(f"{run.key}: approved by {record.decided_by}")
+    _decide(
+        opts,
+        run,
+        lambda store, email: requests.approve(store, run, comment, action=action, email=email),
+    )
 
 
 @click.command()
@@ -155,13 +180,56 @@ def approve(opts: Options, run_ref: str, action: str | None, comment: str | None
 @click.option("--comment", required=True, help="The reason (required).")
 @click.pass_obj
 def reject(opts: Options, run_ref: str, action: str | None, comment: str) -> None:
-    """Reject the approval RUN is waiting on; the run fails."""
+    """Reject the approval RUN is waiting on; the run fails.
+
+    With no console or `pipedeck watch` running, the run is ended here (exit code 1).
+    """
     run = opts.find_run(run_ref)
+    _decide(
+        opts,
+        run,
+        lambda store, email: requests.reject(store, run, comment, action=action, email=email),
+    )
+
+
+def _decide(
+    opts: Options, run: RunRecord, decide: Callable[[Store, str | None], ApprovalRecord]
+) -> None:
+    """Record a decision; with no engine running, be the engine that carries the run on."""
+    project = opts.project()
+    store = project.store
+    # Taken before deciding, so no engine can start between the decision and the take-up.
+    lock = RepoLock.acquire(project.state_dir, "approve")
     try:
-        record = requests.reject(opts.project().store, run, comment, action=action)
-    except RequestError as exc:
-        fail(str(exc))
-    click.echo(f"{run.key}: rejected by {record.decided_by}")
+        refused: str | None = None
+        try:
+            record = decide(store, opts.user_email())
+        except RequestError as exc:
+            refused = str(exc)
+        else:
+            click.echo(f"{run.key}: {record.result} by {record.decided_by}")
+        current = store.run_by_id(run.id)
+        left_idle = (
+            lock is not None
+            and current.status.active
+            and store.idle(current.id)
+            and not engine_alive(store.state_dir, current.engine_id)
+        )
+        if not left_idle:
+            if refused:
+                fail(refused)
+            return
+        # Nobody runs it: carry it on here (an approval that expired meanwhile times out).
+        try:
+            result = asyncio.run(run_in_foreground(project, None, "", {}, False, take_up=current))
+        except EngineError as exc:
+            fail(str(exc))
+    finally:
+        if lock is not None:
+            lock.release()
+    if refused:
+        fail(refused)
+    sys.exit(0 if result.status is Status.SUCCEEDED else 1)
 
 
 @click.command()
@@ -180,13 +248,25 @@ def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
     With --wait, running actions finish first (a waiting approval does not hold it up).
     """
     run = opts.find_run(run_ref)
-    store = opts.project().store
+    project = opts.project()
+    store = project.store
     try:
         requests.cancel(store, run, wait=let_finish)
     except RequestError as exc:
         fail(str(exc))
     how = "once its running actions finish" if let_finish else "now"
     click.echo(f"{run.key}: cancel requested ({how})")
+    lock = RepoLock.acquire(project.state_dir, "cancel")
+    if lock is not None:
+        # No engine runs: a run left waiting has nothing to stop, so it ends here.
+        try:
+            current = store.run_by_id(run.id)
+            if current.status.active and not engine_alive(store.state_dir, current.engine_id):
+                store.close_run(run.id, Status.CANCELLED, "cancelled")
+                click.echo(f"{run.key}: {Status.CANCELLED.look.words}")
+                return
+        finally:
+            lock.release()
     if detach:
         return
     while True:

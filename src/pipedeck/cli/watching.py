@@ -12,7 +12,7 @@ import click
 from pipedeck.cli import handoff
 from pipedeck.cli.context import Options, fail
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
-from pipedeck.cli.running import run_in_foreground
+from pipedeck.cli.running import run_in_foreground, say_left_waiting
 from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.liveness import RepoLock, lock_holder
 from pipedeck.engine.project import ProjectError
@@ -50,9 +50,9 @@ async def _watch(engine: Engine, as_json: bool, poll: bool) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await serving
     finally:
-        if engine.busy:
-            print("pipedeck: stopping; cancelling the runs in progress", file=sys.stderr)
-        await engine.close()
+        if engine.working():
+            print("pipedeck: stopping; cancelling the runs at work", file=sys.stderr)
+        say_left_waiting(await engine.close())
 
 
 @click.command()

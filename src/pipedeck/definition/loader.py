@@ -39,13 +39,21 @@ class _Loaded:
     source_map: SourceMap | None = None
 
 
-LOADER_FIELDS = ("path", "sha256")
+LOADER_FIELDS = ("path", "sha256", "source")
 """Fields of `Pipeline` the loader sets; a file that writes them is wrong."""
 
 
 def load_pipeline(path: Path) -> Pipeline:
     """The pipeline in `path`, with `path` set on it; raises DefinitionError otherwise."""
     loaded = _load(path)
+    if loaded.pipeline is None:
+        raise DefinitionError(loaded.problems)
+    return loaded.pipeline
+
+
+def load_source(path: Path, raw: bytes) -> Pipeline:
+    """The pipeline `raw` says, as if read from `path` (the bytes a run kept)."""
+    loaded = _parse(path, raw)
     if loaded.pipeline is None:
         raise DefinitionError(loaded.problems)
     return loaded.pipeline
@@ -92,6 +100,10 @@ def _load(path: Path) -> _Loaded:
         raw = path.read_bytes()
     except OSError as exc:
         return _Loaded(None, [Problem(path, 1, 1, "", f"cannot read file: {exc.strerror or exc}")])
+    return _parse(path, raw)
+
+
+def _parse(path: Path, raw: bytes) -> _Loaded:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -111,14 +123,14 @@ def _load(path: Path) -> _Loaded:
         message = f"the top level must be a mapping with 'name' and 'stages', not {_kind(data)}"
         findings.append(Finding((), message))
         return _Loaded(None, _located(path, findings, source_map))
-    pipeline = _validate(path, hashlib.sha256(raw).hexdigest(), data, findings)
+    pipeline = _validate(path, raw, data, findings)
     findings.extend(rules.check(data, lambda p: source_map.value(p)[0]))
     problems = _located(path, findings, source_map)
     return _Loaded(None if problems else pipeline, problems, source_map)
 
 
 def _validate(
-    path: Path, sha256: str, data: dict[str, Any], findings: list[Finding]
+    path: Path, raw: bytes, data: dict[str, Any], findings: list[Finding]
 ) -> Pipeline | None:
     for key in LOADER_FIELDS:
         if key in data:
@@ -127,7 +139,8 @@ def _validate(
             findings.append(Finding((key,), messages.unknown_key(key, allowed), "key"))
             data = {k: v for k, v in data.items() if k != key}
     try:
-        return Pipeline.model_validate({**data, "path": path, "sha256": sha256})
+        loaded = {"path": path, "sha256": hashlib.sha256(raw).hexdigest(), "source": raw}
+        return Pipeline.model_validate({**data, **loaded})
     except ValidationError as exc:
         findings.extend(messages.translate(exc, data))
         return None

@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 from pipedeck.definition.errors import DataPath, Finding
 from pipedeck.definition.model import NAME_PATTERN, VARIABLE_PATTERN, Pipeline
 
-_HIDDEN_FIELDS = frozenset({"path", "sha256"})
+_HIDDEN_FIELDS = frozenset({"path", "sha256", "source"})
 """Model fields the loader fills in; a file may not set them."""
 
 

@@ -245,6 +245,9 @@ class Pipeline(_Strict):
     sha256: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
     """The SHA-256 of the very bytes it was parsed from: what trust is checked against, so
     the content that runs is the content that was trusted. Set by the loader."""
+    source: SkipJsonSchema[bytes | None] = Field(default=None, exclude=True, repr=False)
+    """Those bytes themselves: a run keeps them, so an engine that takes it up later runs
+    what it began with, whatever the file says by then. Set by the loader."""
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

@@ -3,7 +3,8 @@
 from pipedeck.engine.context import Settings
 from pipedeck.engine.engine import Engine, EngineError
 from pipedeck.engine.project import Project, ProjectError
-from pipedeck.engine.requests import RequestError, current_user
+from pipedeck.engine.provenance import current_user
+from pipedeck.engine.requests import RequestError
 
 __all__ = [
     "Engine",

@@ -65,6 +65,8 @@ class RunContext:
     2 ms (fork, exec, pipes); a stage of eight parallel actions starting in one loop turn froze
     the console that shares the loop for a whole frame. Taking turns lets it draw between."""
     artifacts: dict[str, Path] = field(default_factory=dict)
+    parking: bool = False
+    """The engine stops while the run only waits: leave it waiting, as it is, for the next."""
 
     @property
     def layout(self) -> RunLayout:

@@ -8,10 +8,11 @@ cancels) go through the store, so one code path serves both.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from pipedeck.definition import DefinitionError
+from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import ActionKind, Pipeline
 from pipedeck.engine import requests
 from pipedeck.engine.actions.source import set_source_variables
@@ -20,7 +21,7 @@ from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
 from pipedeck.engine.events import RunFinished
 from pipedeck.engine.executor import RunExecutor
-from pipedeck.engine.liveness import EngineLease
+from pipedeck.engine.liveness import EngineLease, engine_alive
 from pipedeck.engine.project import ProjectError
 from pipedeck.engine.recovery import kill_run_processes, run_token
 from pipedeck.engine.scheduler import StageGates
@@ -104,6 +105,7 @@ class Engine:
             variables=values,
             trigger=trigger,
             engine_id=self.engine_id,
+            definition=pipeline.source,
         )
         self._launch(self._context(run, pipeline, commit), from_stage=0)
         return run
@@ -170,9 +172,14 @@ class Engine:
         for path in plan.stale_artifacts:
             await asyncio.to_thread(remove_tree, path)
         run = store.run_by_id(run.id)
+        self._launch(self._restored(run, pipeline, commit), from_stage=plan.stage_position)
+        return run
+
+    def _restored(self, run: RunRecord, pipeline: Pipeline, commit: Commit) -> RunContext:
+        """A context for a run that already went part of the way (a retry, a take-up): what
+        its earlier actions produced stays, artifacts and exported variables."""
         ctx = self._context(run, pipeline, commit)
-        # What the earlier attempt produced stays: artifacts and exported variables.
-        for stage in store.detail(run).stages:
+        for stage in self.project.store.detail(run).stages:
             for action in stage.actions:
                 for name in action.artifacts:
                     ctx.artifacts[name] = ctx.layout.artifact(name)
@@ -182,8 +189,68 @@ class Engine:
                     set_source_variables(ctx, action.action.name, action.artifacts)
                 else:
                     ctx.variables.set_namespace(action.action.name, action.action.output_variables)
-        self._launch(ctx, from_stage=plan.stage_position)
+        return ctx
+
+    # --- runs left idle by an engine that stopped ------------------------------------------
+
+    def left_idle(self) -> list[RunRecord]:
+        """Runs no living engine works on that wait for an approval or at a stage boundary,
+        oldest first: the ones `take_up` carries on."""
+        store = self.project.store
+        return [
+            run
+            for run in store.active_runs()
+            if run.id not in self._runs
+            and not engine_alive(store.state_dir, run.engine_id)
+            and store.idle(run.id)
+        ]
+
+    async def take_up_idle(self) -> list[RunRecord]:
+        """Carry on every run left idle. Those inside a stage go first, so a run waiting at
+        the stage's boundary finds it as it was (busy) and waits again."""
+        idle = sorted(self.left_idle(), key=lambda r: (r.waiting_for is not None, r.id))
+        taken = []
+        for run in idle:
+            if (record := await self.take_up(run)) is not None:
+                taken.append(record)
+        return taken
+
+    async def take_up(self, run: RunRecord) -> RunRecord | None:
+        """Carry on `run`, left waiting by an engine that stopped; None if another took it.
+
+        It goes on with the pipeline file it started with, from the stage it waits in (or to
+        enter): a decision made meanwhile finishes its approval at once, and an approval whose
+        timeout passed while nobody watched ends `timed_out`.
+        """
+        store = self.project.store
+        if not store.claim(run.id, self.engine_id, run.engine_id):
+            return None
+        run = store.run_by_id(run.id)
+        try:
+            pipeline = self._definition_of(run)
+            commit = self.project.repo.resolve(run.commit)
+        except (EngineError, GitError) as exc:
+            store.close_run(run.id, Status.FAILED, f"could not be taken up again: {exc}")
+            return store.run_by_id(run.id)
+        detail = store.detail(run)
+        from_stage = next(
+            (i for i, s in enumerate(detail.stages) if s.stage.status is not Status.SUCCEEDED), 0
+        )
+        self._launch(self._restored(run, pipeline, commit), from_stage=from_stage)
         return run
+
+    def _definition_of(self, run: RunRecord) -> Pipeline:
+        source = self.project.store.definition(run.id)
+        if source is None:  # a run recorded before runs kept their file
+            try:
+                return self.project.pipeline(run.pipeline)
+            except ProjectError as exc:
+                raise EngineError(str(exc)) from None
+        path = self.project.pipelines_dir / f"{run.pipeline}.yml"
+        try:
+            return load_source(path, source)
+        except DefinitionError as exc:
+            raise EngineError(f"the pipeline file it started with no longer loads: {exc}") from None
 
     def _context(self, run: RunRecord, pipeline: Pipeline, commit: Commit) -> RunContext:
         names = Variables()
@@ -226,7 +293,11 @@ class Engine:
         try:
             await RunExecutor(ctx, from_stage).execute()
         except asyncio.CancelledError:
-            self._settle(ctx, Status.CANCELLED, "the engine stopped")
+            if ctx.parking:
+                # Idle when the engine stopped: the run stays waiting for the next engine.
+                self.project.store.release(ctx.run.id)
+            else:
+                self._settle(ctx, Status.CANCELLED, "the engine stopped")
             raise
         except Exception as exc:
             log.exception("run %s failed inside the engine", ctx.run.key)
@@ -251,6 +322,12 @@ class Engine:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
+    async def wait_working(self) -> None:
+        """Wait until every run of this engine has ended or only waits (an approval, a stage
+        boundary): what is left can be handed to the next engine by `close`."""
+        while self.working():
+            await asyncio.sleep(self.settings.poll_interval)
+
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
@@ -267,15 +344,21 @@ class Engine:
         comment: str | None = None,
         by: str | None = None,
         action: str | None = None,
+        email: str | None = None,
     ) -> ApprovalRecord:
-        record = requests.approve(self.project.store, run, comment, by, action)
+        record = requests.approve(self.project.store, run, comment, by, action, email)
         self._wake(run)
         return record
 
     def reject(
-        self, run: RunRecord, comment: str, by: str | None = None, action: str | None = None
+        self,
+        run: RunRecord,
+        comment: str,
+        by: str | None = None,
+        action: str | None = None,
+        email: str | None = None,
     ) -> ApprovalRecord:
-        record = requests.reject(self.project.store, run, comment, by, action)
+        record = requests.reject(self.project.store, run, comment, by, action, email)
         self._wake(run)
         return record
 
@@ -298,12 +381,34 @@ class Engine:
         if (ctx := self._runs.get(run.id)) is not None:
             ctx.decision_arrived.set()
 
-    async def close(self) -> None:
-        """Cancel what is still running, wait for it to stop, and release the lease."""
+    def working(self) -> list[RunRecord]:
+        """This engine's runs that are doing something: an action runs, or is about to."""
+        store = self.project.store
+        return [store.run_by_id(i) for i in list(self._runs) if not store.idle(i)]
+
+    def idle_runs(self) -> list[RunRecord]:
+        """This engine's runs that only wait (an approval, a stage boundary)."""
+        store = self.project.store
+        return [store.run_by_id(i) for i in list(self._runs) if store.idle(i)]
+
+    async def close(self) -> list[RunRecord]:
+        """Stop: runs that only wait are left waiting for the next engine (quitting never
+        cancels an approval), the others are cancelled; returns the runs left waiting.
+
+        Whether a run is idle is decided here, between two steps of the loop: a run is
+        either suspended in its wait (and cancelling its task leaves it as it is) or at work.
+        """
+        left = []
         for ctx in list(self._runs.values()):
-            ctx.cancel.set()
-            ctx.decision_arrived.set()
-        for task in list(self._tasks.values()):
-            with contextlib.suppress(Exception):
-                await task
+            task = self._tasks.get(ctx.run.id)
+            if task is not None and self.project.store.idle(ctx.run.id):
+                ctx.parking = True
+                task.cancel()
+                left.append(ctx.run)
+            else:
+                ctx.cancel.set()
+                ctx.decision_arrived.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
         self._lease.release()
+        return [self.project.store.run_by_id(run.id) for run in left]

@@ -153,7 +153,10 @@ class RunExecutor:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
         store.set_action_log(job.record.id, path)
-        store.set_action_status(job.record.id, Status.RUNNING)
+        if job.record.status is not Status.WAITING:
+            # An approval taken up again keeps waiting: deciding needs it `waiting`, and
+            # another shell may decide at any moment.
+            store.set_action_status(job.record.id, Status.RUNNING)
         ctx.publish(
             ActionStarted(
                 **ctx.event_fields(),

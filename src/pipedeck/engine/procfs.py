@@ -29,6 +29,24 @@ def group_and_state(pid: int) -> tuple[int, bytes] | None:
     return int(fields[2]), fields[0]
 
 
+def ancestry(pid: int) -> tuple[int, int, int] | None:
+    """(parent, process group, session) of `pid`, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def environment(pid: int) -> bytes:
+    """The NUL-separated environment `pid` started with (empty if it cannot be read)."""
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
 def running_in_group(pgid: int) -> list[int]:
     """Members of the group that are not zombies."""
     found = []

@@ -1,5 +1,7 @@
 """After a crash: runs whose engine is gone become `interrupted`, and their processes end.
 
+Runs that were only waiting are not touched: an approval outlives the engine that asked.
+
 A dead run's processes are found by the run token in their environment, so a daemon that
 called `setsid` is found too; the process groups of those processes are ended with them, which
 catches children that cleared their environment. Recorded pids alone are never trusted: after
@@ -41,10 +43,14 @@ def kill_run_processes(token: str) -> int:
 
 
 def recover(store: Store) -> list[RunRecord]:
-    """Mark every active run of a dead engine interrupted; return the runs marked."""
+    """Mark every active run of a dead engine interrupted; return the runs marked.
+
+    A run that was only waiting (for an approval, or at a stage boundary) lost nothing when
+    its engine went: it stays waiting, for the next engine to take up (`Engine.take_up`).
+    """
     recovered = []
     for run in store.active_runs():
-        if engine_alive(store.state_dir, run.engine_id):
+        if engine_alive(store.state_dir, run.engine_id) or store.idle(run.id):
             continue
         killed = kill_run_processes(run_token(store, run))
         reason = "the engine running it stopped"

@@ -7,8 +7,7 @@ the same path and obey the same rules.
 
 from __future__ import annotations
 
-import getpass
-
+from pipedeck.engine.provenance import current_user, decided_from_a_run
 from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ApprovalRecord, RunRecord, Store, StoreError
 from pipedeck.store.control import Request, Transition
@@ -18,30 +17,33 @@ class RequestError(Exception):
     """A request refused, phrased for the user."""
 
 
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def approve(
     store: Store,
     run: RunRecord,
     comment: str | None = None,
     by: str | None = None,
     action: str | None = None,
+    email: str | None = None,
 ) -> ApprovalRecord:
-    """Approve the run's waiting approval (`action`: `STAGE/ACTION` when several wait)."""
-    return _decide(store, run, "approved", comment, by, action)
+    """Approve the run's waiting approval (`action`: `STAGE/ACTION` when several wait).
+
+    `by` defaults to this process's OS account; `email` is the deciding checkout's git
+    `user.email`. Refused from inside a run of the same repository (see `provenance`).
+    """
+    return _decide(store, run, "approved", comment, by, action, email)
 
 
 def reject(
-    store: Store, run: RunRecord, comment: str, by: str | None = None, action: str | None = None
+    store: Store,
+    run: RunRecord,
+    comment: str,
+    by: str | None = None,
+    action: str | None = None,
+    email: str | None = None,
 ) -> ApprovalRecord:
     if not comment or not comment.strip():
         raise RequestError("a rejection needs a reason (--comment TEXT)")
-    return _decide(store, run, "rejected", comment, by, action)
+    return _decide(store, run, "rejected", comment, by, action, email)
 
 
 def _decide(
@@ -51,9 +53,16 @@ def _decide(
     comment: str | None,
     by: str | None,
     action: str | None,
+    email: str | None,
 ) -> ApprovalRecord:
+    why = decided_from_a_run(store.state_dir, store.action_sessions())
+    if why is not None:
+        raise RequestError(
+            f"a gate is decided by a person, not from inside a run: {why};"
+            " decide from your own shell or the console"
+        )
     try:
-        return store.decide(run, result, by or current_user(), comment, action=action)
+        return store.decide(run, result, by or current_user(), comment, action=action, email=email)
     except StoreError as exc:
         raise RequestError(str(exc)) from None
 

@@ -105,7 +105,7 @@ class StageGates:
         finally:
             with contextlib.suppress(ValueError):
                 gate.waiting.remove(me)
-            if shown_waiting:
+            if shown_waiting and not ctx.parking:  # a run left to the next engine still waits
                 ctx.store.set_run_waiting(ctx.run.id, None)
         gate.inside.add(ctx.run.id)
 

@@ -43,8 +43,11 @@ class EngineService:
         force_polling: bool = False,
         poll_interval: float = 1.0,
         trust: TrustStore | None = None,
+        take_up: bool = True,
     ) -> None:
         self.engine = engine
+        self.take_up = take_up
+        """Carry on the runs an engine that stopped left waiting (a console, `watch`)."""
         self.trust = trust or TrustStore()
         # Made now, so commits from here on are news and the console can say how it watches.
         self.watcher = (
@@ -61,6 +64,8 @@ class EngineService:
         # Whoever becomes the engine (a console taking over, too) first settles the runs of
         # an engine that died: they end `interrupted`, their processes are ended.
         recover(store)
+        if self.take_up:
+            await self.engine.take_up_idle()
         # A request older than a client waits was made while no engine ran: its client gave
         # up (or died). Younger ones were made just as we took the lock: carry them out.
         stale = format_time(datetime.now(UTC) - timedelta(seconds=REQUEST_PATIENCE))

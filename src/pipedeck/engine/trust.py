@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipedeck.definition import ActionKind, Pipeline
-from pipedeck.engine.requests import current_user
+from pipedeck.engine.provenance import current_user
 
 TrustLevel = Literal["trusted", "new", "changed"]
 

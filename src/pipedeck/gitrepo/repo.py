@@ -108,6 +108,14 @@ class GitRepo:
         except TypeError:
             return None
 
+    def user_email(self) -> str | None:
+        """`git config user.email` as this checkout sees it (repository, then global)."""
+        try:
+            value = self._repo.git.config("--get", "user.email")
+        except GitCommandError:  # not set
+            return None
+        return str(value).strip() or None
+
     def is_branch(self, name: str) -> bool:
         return name in {h.name for h in self._repo.heads}
 

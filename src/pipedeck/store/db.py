@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -116,7 +116,12 @@ CREATE TABLE IF NOT EXISTS approvals (
     result TEXT,
     decided_by TEXT,
     decided_at TEXT,
-    comment TEXT
+    comment TEXT,
+    decided_email TEXT
+);
+CREATE TABLE IF NOT EXISTS run_definitions (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    source BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY,
@@ -134,13 +139,15 @@ CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (id) WHERE taken_at IS NULL;
 """
 
-# Columns added since version 1; the tables new in version 2 come from SCHEMA itself.
+# Columns added by each version to tables that existed before it; tables new in a version
+# come from SCHEMA itself.
 _UPGRADE_FROM_1 = (
     "ALTER TABLE runs ADD COLUMN waiting_for TEXT",
     "ALTER TABLE runs ADD COLUMN cancel_mode TEXT NOT NULL DEFAULT 'now'",
     "ALTER TABLE actions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
     "ALTER TABLE actions ADD COLUMN output_variables TEXT NOT NULL DEFAULT '{}'",
 )
+_UPGRADE_FROM_2 = ("ALTER TABLE approvals ADD COLUMN decided_email TEXT",)
 
 
 def format_time(moment: datetime) -> str:
@@ -186,9 +193,11 @@ def _prepare(conn: sqlite3.Connection) -> None:
         with transaction(conn):
             # Another process may have upgraded it while we waited for the write lock.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 1:
-                for statement in _UPGRADE_FROM_1:
-                    conn.execute(statement)
+            if version:  # an existing store: the columns every later version added
+                steps = {1: _UPGRADE_FROM_1, 2: _UPGRADE_FROM_2}
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in steps[step]:
+                        conn.execute(statement)
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():

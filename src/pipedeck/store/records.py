@@ -188,6 +188,8 @@ class ApprovalRecord:
     decided_by: str | None
     decided_at: str | None
     comment: str | None
+    decided_email: str | None = None
+    """The git `user.email` of the checkout the decision came from, when it had one."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ApprovalRecord:
@@ -198,6 +200,7 @@ class ApprovalRecord:
             return None
         return {
             "by": self.decided_by,
+            "email": self.decided_email,
             "at": self.decided_at,
             "comment": self.comment,
             "result": self.result,

@@ -73,8 +73,13 @@ class Store:
         variables: dict[str, str],
         trigger: str = "manual",
         engine_id: str | None = None,
+        definition: bytes | None = None,
     ) -> RunRecord:
-        """Allocate the next number of `pipeline` and record every stage and action queued."""
+        """Allocate the next number of `pipeline` and record every stage and action queued.
+
+        `definition`: the pipeline file's bytes as parsed for this run, kept so an engine that
+        takes the run up later (after an approval outlived its console) runs what it began.
+        """
         created = now()
         with transaction(self._conn) as c:
             number = c.execute(
@@ -96,6 +101,11 @@ class Store:
                     engine_id,
                 ),
             ).lastrowid
+            if definition is not None:
+                c.execute(
+                    "INSERT INTO run_definitions (run_id, source) VALUES (?, ?)",
+                    (run_id, definition),
+                )
             for s_pos, stage in enumerate(stages):
                 stage_id = c.execute(
                     "INSERT INTO stages (run_id, position, name, status) VALUES (?,?,?,?)",
@@ -127,6 +137,45 @@ class Store:
         error: str | None = None,
     ) -> None:
         self._set_status("actions", action_id, status, error=error, exit_code=exit_code)
+
+    def definition(self, run_id: int) -> bytes | None:
+        """The pipeline file's bytes the run started with (None for runs older than that)."""
+        row = self._conn.execute(
+            "SELECT source FROM run_definitions WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    # --- runs no engine is working on ----------------------------------------------------
+
+    def idle(self, run_id: int) -> bool:
+        """True when nothing of the run is at work: it waits for a person (an approval) or
+        at a stage boundary, and no action runs. Such a run loses nothing when its engine
+        stops: it is left waiting for the next engine, not cancelled."""
+        row = self._conn.execute(
+            "SELECT status, waiting_for FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None or not Status(row["status"]).active:
+            return False
+        if Status(row["status"]) is not Status.WAITING and row["waiting_for"] is None:
+            return False
+        busy = self._conn.execute(
+            "SELECT COUNT(*) FROM actions WHERE run_id = ? AND status = ?",
+            (run_id, Status.RUNNING),
+        ).fetchone()[0]
+        return int(busy) == 0
+
+    def release(self, run_id: int) -> None:
+        """The engine stops and leaves the idle run for the next one."""
+        self._conn.execute("UPDATE runs SET engine_id = NULL WHERE id = ?", (run_id,))
+
+    def claim(self, run_id: int, engine_id: str, previous: str | None) -> bool:
+        """Take up a run another engine left; False if someone else took it first."""
+        cursor = self._conn.execute(
+            "UPDATE runs SET engine_id = ? WHERE id = ? AND engine_id IS ?"
+            " AND status IN ('queued','running','waiting')",
+            (engine_id, run_id, previous),
+        )
+        return cursor.rowcount == 1
 
     def set_run_waiting(self, run_id: int, stage: str | None) -> None:
         self._conn.execute("UPDATE runs SET waiting_for = ? WHERE id = ?", (stage, run_id))
@@ -199,6 +248,7 @@ class Store:
         *,
         action: str | None = None,
         action_id: int | None = None,
+        email: str | None = None,
     ) -> ApprovalRecord:
         """Record a decision on a waiting approval of the run; the first decision wins.
 
@@ -230,9 +280,9 @@ class Store:
             if result != "timed_out" and row["expires_at"] and row["expires_at"] <= stamp:
                 raise StoreError(f"the approval of {run.key} expired at {row['expires_at']}")
             c.execute(
-                "UPDATE approvals SET result = ?, decided_by = ?, decided_at = ?, comment = ?"
-                " WHERE action_id = ?",
-                (result, by, stamp, comment, row["action_id"]),
+                "UPDATE approvals SET result = ?, decided_by = ?, decided_at = ?, comment = ?,"
+                " decided_email = ? WHERE action_id = ?",
+                (result, by, stamp, comment, email, row["action_id"]),
             )
         return self.approval(row["action_id"])
 
@@ -244,6 +294,13 @@ class Store:
                 (run_id, Status.WAITING),
             ).fetchone()[0]
         )
+
+    def action_sessions(self) -> set[int]:
+        """Process groups of the actions running now (each action leads its own session)."""
+        rows = self._conn.execute(
+            "SELECT pid FROM actions WHERE status = ? AND pid IS NOT NULL", (Status.RUNNING,)
+        )
+        return {int(row[0]) for row in rows}
 
     def approval(self, action_id: int) -> ApprovalRecord:
         row = self._conn.execute(

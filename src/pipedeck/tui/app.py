@@ -18,18 +18,23 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 
 from pipedeck.engine import Engine, Project, Settings
 from pipedeck.engine.events import Event
 from pipedeck.engine.liveness import RepoLock, lock_holder
 from pipedeck.engine.service import EngineService
+from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
-from pipedeck.tui.screens.confirm import ConfirmScreen
+from pipedeck.tui.screens.confirm import ChoiceScreen
 from pipedeck.tui.screens.help import HelpScreen
 from pipedeck.tui.screens.main import MainScreen
+from pipedeck.tui.text import markup
+from pipedeck.visible import visible
 
 
 class PipedeckApp(App[None]):
@@ -58,6 +63,9 @@ class PipedeckApp(App[None]):
         self._repo_lock: RepoLock | None = None
         self._serving: asyncio.Task[None] | None = None
         self._stopped_engine = False
+        self._quit_timer: Timer | None = None
+        self.left_waiting: list[RunRecord] = []
+        """Runs this console's engine left waiting when it stopped."""
 
     def on_mount(self) -> None:
         self._become_engine()
@@ -107,6 +115,29 @@ class PipedeckApp(App[None]):
             if isinstance(screen, MainScreen):
                 screen.post_message(EngineEvent(event))
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast of the console, whoever raises it: its text is shown as written.
+
+        Toasts carry outside words (approval messages, errors quoting a file), so `markup`
+        is ignored: `Screen.notify` and `Widget.notify` pass `markup=True` by default, and
+        one forgotten flag must not be enough to let a commit subject act on the console.
+        """
+        super().notify(
+            visible(message, lines=True),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     @property
     def main(self) -> MainScreen:
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
@@ -148,16 +179,37 @@ class PipedeckApp(App[None]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        if self.engine is not None and self.main.has_active_runs():
-            self.push_screen(
-                ConfirmScreen("A run is still active. Quit and cancel it?", yes="Quit"),
-                self._quit_if,
-            )
-            return
-        await self._close_and_exit()
+        """Quit; runs that only wait (for an approval) stay waiting for the next engine.
 
-    async def _quit_if(self, yes: bool | None) -> None:
-        if yes:
+        While actions are running, ask first: wait for them, cancel them, or stay.
+        """
+        working = self.engine.working() if self.engine is not None else []
+        if not working:
+            await self._close_and_exit()
+            return
+        plural = "s are" if len(working) > 1 else " is"
+        question = markup(
+            "$runs: $count run$plural still at work. Quit once they finish (or only wait"
+            " for a person), cancel them now, or stay?",
+            runs=", ".join(run.key for run in working),
+            count=len(working),
+            plural=plural,
+        )
+        choices = [("w", "Wait for them", "wait"), ("c", "Cancel them", "cancel")]
+        self.push_screen(ChoiceScreen(question, [*choices, ("s", "Stay", "stay")]), self._quit_as)
+
+    async def _quit_as(self, answer: str | None) -> None:
+        if self._quit_timer is not None:
+            self._quit_timer.stop()
+            self._quit_timer = None
+        if answer == "cancel":
+            await self._close_and_exit()
+        elif answer == "wait":
+            self.notify("Quitting once no run is at work (q again to choose otherwise).")
+            self._quit_timer = self.set_interval(0.2, self._quit_when_idle)
+
+    async def _quit_when_idle(self) -> None:
+        if self.engine is None or not self.engine.working():
             await self._close_and_exit()
 
     async def _close_and_exit(self) -> None:
@@ -165,7 +217,11 @@ class PipedeckApp(App[None]):
         self.exit()
 
     async def close_engine(self) -> None:
-        """Stop watching, cancel what still runs, and let another process be the engine."""
+        """Stop watching, cancel what is at work, and let another process be the engine.
+
+        Runs that only wait (an approval, a stage boundary) are left waiting, in the store,
+        for the next engine to take up: `left_waiting` lists them.
+        """
         self._stopped_engine = True
         if self._serving is not None:
             self._serving.cancel()
@@ -175,7 +231,7 @@ class PipedeckApp(App[None]):
         if self.engine is not None:
             engine, self.engine = self.engine, None
             self.control.engine = None
-            await engine.close()
+            self.left_waiting += await engine.close()
         if self._repo_lock is not None:
             self._repo_lock.release()
             self._repo_lock = None

@@ -10,7 +10,16 @@ from pipedeck.definition import Pipeline
 from pipedeck.engine import Project
 from pipedeck.engine.pending import pending_commits
 from pipedeck.engine.trust import TrustError, TrustStore
-from pipedeck.store import RunDetail, Status, Store
+from pipedeck.store import (
+    ActionDetail,
+    ActionRecord,
+    RunDetail,
+    RunRecord,
+    StageDetail,
+    StageRecord,
+    Status,
+    Store,
+)
 from pipedeck.tui.widgets.run_list import PipelineRow
 from pipedeck.tui.widgets.stage_graph import StageMarks
 
@@ -69,3 +78,54 @@ def telling_action(detail: RunDetail) -> tuple[str, str] | None:
         stage, action = started[-1]
         return stage.name, action.action.name
     return None
+
+
+def planned(pipeline: Pipeline) -> RunDetail:
+    """What a run of `pipeline` would look like before it starts: every action queued.
+
+    Shown for a pipeline that never ran, so its graph is there to read (and its stages to
+    select, for `d`). Nothing about it is in the store: its ids are never looked up.
+    """
+    run = RunRecord(
+        id=-1,
+        pipeline=pipeline.name,
+        number=0,
+        status=Status.QUEUED,
+        commit="",
+        commit_subject="",
+        branch=None,
+        trigger="",
+        variables={},
+        created_at="",
+        started_at=None,
+        finished_at=None,
+        engine_id=None,
+        cancel_requested=False,
+        error=None,
+    )
+    stages = []
+    for s_pos, stage in enumerate(pipeline.stages):
+        record = StageRecord(-1, -1, s_pos, stage.name, Status.QUEUED, None, None)
+        actions = [
+            ActionDetail(
+                ActionRecord(
+                    id=-1,
+                    run_id=-1,
+                    stage_id=-1,
+                    position=a_pos,
+                    name=action.name,
+                    kind=action.kind.value,
+                    run_order=action.run_order,
+                    status=Status.QUEUED,
+                    started_at=None,
+                    finished_at=None,
+                    exit_code=None,
+                    pid=None,
+                    log_path=None,
+                    error=None,
+                )
+            )
+            for a_pos, action in enumerate(stage.actions)
+        ]
+        stages.append(StageDetail(record, actions))
+    return RunDetail(run, stages)

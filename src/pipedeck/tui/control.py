@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pipedeck.definition import Pipeline
 from pipedeck.engine import Engine, Project, requests
+from pipedeck.gitrepo import GitError
 from pipedeck.store import RunRecord
 
 
@@ -49,16 +50,25 @@ class Control:
             self.engine.cancel(run, wait=wait)
 
     def approve(self, run: RunRecord, comment: str | None, action: str) -> None:
+        email = self._email()
         if self.engine is None:
-            requests.approve(self.project.store, run, comment, action=action)
+            requests.approve(self.project.store, run, comment, action=action, email=email)
         else:
-            self.engine.approve(run, comment, action=action)
+            self.engine.approve(run, comment, action=action, email=email)
 
     def reject(self, run: RunRecord, comment: str, action: str) -> None:
+        email = self._email()
         if self.engine is None:
-            requests.reject(self.project.store, run, comment, action=action)
+            requests.reject(self.project.store, run, comment, action=action, email=email)
         else:
-            self.engine.reject(run, comment, action=action)
+            self.engine.reject(run, comment, action=action, email=email)
+
+    def _email(self) -> str | None:
+        """Who decides, as git knows them in this console's checkout."""
+        try:
+            return self.project.repo.user_email()
+        except GitError:
+            return None
 
     def disable_transition(self, pipeline: str, stage: str, reason: str) -> None:
         requests.disable_transition(self.project.store, pipeline, stage, reason)

@@ -16,7 +16,7 @@ from pipedeck.engine.actions.base import Outcome, write_log
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import ApprovalDecided, ApprovalRequested
 from pipedeck.store import ApprovalRecord, Status, StoreError
-from pipedeck.store.db import format_time
+from pipedeck.store.db import format_time, parse_time
 
 SYSTEM_USER = "pipedeck"
 
@@ -24,12 +24,24 @@ SYSTEM_USER = "pipedeck"
 async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     timeout = action.timeout or ctx.settings.approval_timeout
-    message = ctx.variables.resolve(action.message or f"Approve {job.stage.name}/{action.name}?")
-    expires_at = format_time(datetime.now(UTC) + timedelta(seconds=timeout))
-    ctx.store.open_approval(job.record.id, ctx.run.id, message, expires_at)
-    ctx.store.set_action_status(job.record.id, Status.WAITING)
+    if job.record.status is Status.WAITING:
+        # Taken up again after the engine that asked stopped: the same approval, the same
+        # deadline, and any decision made meanwhile.
+        approval = ctx.store.approval(job.record.id)
+        message, expires_at = (
+            approval.message,
+            approval.expires_at or format_time(datetime.now(UTC)),
+        )
+        write_log(ctx, job, "pipedeck: taken up again, still waiting for approval\n")
+    else:
+        message = ctx.variables.resolve(
+            action.message or f"Approve {job.stage.name}/{action.name}?"
+        )
+        expires_at = format_time(datetime.now(UTC) + timedelta(seconds=timeout))
+        ctx.store.open_approval(job.record.id, ctx.run.id, message, expires_at)
+        ctx.store.set_action_status(job.record.id, Status.WAITING)
+        write_log(ctx, job, f"Waiting for approval: {message}\n")
     ctx.store.set_run_status(ctx.run.id, Status.WAITING)
-    write_log(ctx, job, f"Waiting for approval: {message}\n")
     ctx.publish(
         ApprovalRequested(
             **ctx.event_fields(),
@@ -39,7 +51,8 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
             expires_at=expires_at,
         )
     )
-    record = await _wait_for_decision(ctx, job, timeout)
+    left = (parse_time(expires_at) - datetime.now(UTC)).total_seconds()
+    record = await _wait_for_decision(ctx, job, left)
     if record is None:
         write_log(ctx, job, "pipedeck: cancelled while waiting for approval\n")
         return Outcome(Status.CANCELLED, error="cancelled")
@@ -66,11 +79,11 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     return Outcome(Status.REJECTED, error=f"rejected by {record.decided_by}{said}")
 
 
-async def _wait_for_decision(
-    ctx: RunContext, job: ActionJob, timeout: float
-) -> ApprovalRecord | None:
+async def _wait_for_decision(ctx: RunContext, job: ActionJob, left: float) -> ApprovalRecord | None:
+    """The decision, within `left` seconds (none left: it times out now); None if the run
+    is stopped meanwhile."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + left
     while True:
         record = ctx.store.approval(job.record.id)
         if record.result is not None:

@@ -1,7 +1,13 @@
 """The approval dialog: what is about to ship, and a decision with a comment.
 
-It returns a `Decision` (or None when closed with escape) and decides nothing itself: the
-screen that opened it passes the decision to the engine.
+It returns a `Decision` (or None when closed, leaving the approval pending) and decides
+nothing itself: the screen that opened it passes the decision to the engine.
+
+A decision is made only by `a` or `r` while the focus is on the dialog's buttons, or by a
+click on one of them. Nothing typed into the comment box decides (every key there is text;
+`enter` and `escape` take the focus back to the buttons, keeping the text), and no key
+presses a button: Textual's buttons press on `enter`, and an `enter` meant to finish a
+reason once approved a deploy its user was rejecting.
 """
 
 from __future__ import annotations
@@ -9,15 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from pipedeck.tui.approval_info import ApprovalInfo
 from pipedeck.tui.clock import Clock
-from pipedeck.tui.look import COLOURS, icon
+from pipedeck.tui.look import colour, icon
+from pipedeck.tui.text import markup, plain
+
+SHORT = 30
+"""Below this many rows the buttons and the comment box lose their borders."""
 
 
 @dataclass(frozen=True)
@@ -43,17 +55,27 @@ def _remaining(clock: Clock, expires_at: str | None) -> str:
     return f"times out in {minutes}m {secs:02d}s"
 
 
+class DecisionButton(Button, inherit_bindings=False):
+    """A button a click presses and no key does (see the module docstring)."""
+
+
 class ApprovalDialog(ModalScreen[Decision | None]):
     BINDINGS = [
         Binding("a", "approve", "Approve"),
         Binding("r", "reject", "Reject"),
-        Binding("escape", "close", "Later"),
+        Binding("escape", "escape", "Later"),
+        Binding("left", "app.focus_previous", show=False),
+        Binding("right", "app.focus_next", show=False),
     ]
 
     def __init__(self, info: ApprovalInfo, clock: Clock) -> None:
         super().__init__()
         self.info = info
         self.clock = clock
+        self._last_button = "approve"
+        """The button the focus goes back to from the comment box."""
+        self._said = ""
+        self._hinting = False
 
     @property
     def key(self) -> str:
@@ -63,71 +85,147 @@ class ApprovalDialog(ModalScreen[Decision | None]):
     def compose(self) -> ComposeResult:
         info = self.info
         with Vertical(classes="dialog approval"):
-            yield Static(
-                f"[b]Approve {info.run.key}[/b] · {info.stage}/{info.action}", classes="title"
-            )
-            yield Static(info.message, classes="message")
-            with VerticalScroll(classes="details"):
+            with Horizontal(classes="heading"):
+                yield Static(
+                    markup(
+                        "[b]Approve $run[/b] · $stage/$action",
+                        run=info.run.key,
+                        stage=info.stage,
+                        action=info.action,
+                    ),
+                    classes="title",
+                )
+                yield Static(_remaining(self.clock, info.expires_at), id="remaining")
+            with VerticalScroll(id="ships"):
+                yield Static(plain(info.message), classes="message")
                 yield Static(self._commits(), classes="commits")
                 yield Static(self._tests(), classes="tests")
                 yield Static(self._artifacts(), classes="artifacts")
-            yield Static(_remaining(self.clock, info.expires_at), id="remaining")
-            yield Input(placeholder="comment (required to reject)", id="comment")
-            yield Static("", id="problem")
-            with Horizontal(classes="buttons"):
-                yield Button("Approve (a)", variant="success", id="approve")
-                yield Button("Reject (r)", variant="error", id="reject")
-                yield Button("Later (esc)", id="later")
+            with Vertical(id="decide"):
+                yield Input(placeholder="comment (required to reject)", id="comment")
+                yield Static("", id="problem")
+                with Horizontal(classes="buttons"):
+                    yield DecisionButton("Approve (a)", variant="success", id="approve")
+                    yield DecisionButton("Reject (r)", variant="error", id="reject")
+                    yield DecisionButton("Later (esc)", id="later")
 
-    def _commits(self) -> str:
+    def _commits(self) -> Content:
         if not self.info.commits:
-            return "[b]Commits[/b]\n  [dim]none found[/]"
-        rows = [f"  [cyan]{c.short}[/] {c.subject}  [dim]{c.author}[/]" for c in self.info.commits]
-        return f"[b]Commits going out ({len(rows)})[/b]\n" + "\n".join(rows)
-
-    def _tests(self) -> str:
-        if not self.info.tests:
-            return "[b]Tests[/b]\n  [dim]this run has no test actions[/]"
+            return markup("[b]Commits[/b]\n  [dim]none found[/]")
         rows = [
-            f"  [{COLOURS[status]}]{icon(status)} {status}[/] {name}"
+            markup(
+                "  [cyan]$short[/] $subject  [dim]$author[/]",
+                short=c.short,
+                subject=c.subject,
+                author=c.author,
+            )
+            for c in self.info.commits
+        ]
+        heading = markup("[b]Commits going out ($count)[/b]", count=len(rows))
+        return Content("\n").join([heading, *rows])
+
+    def _tests(self) -> Content:
+        if not self.info.tests:
+            return markup("[b]Tests[/b]\n  [dim]this run has no test actions[/]")
+        rows = [
+            markup(
+                "  $icon $name",
+                icon=plain(f"{icon(status)} {status.look.words}", colour(status)),
+                name=name,
+            )
             for name, status in self.info.tests
         ]
-        return "[b]Tests[/b]\n" + "\n".join(rows)
+        return Content("\n").join([markup("[b]Tests[/b]"), *rows])
 
-    def _artifacts(self) -> str:
-        names = ", ".join(self.info.artifacts) or "[dim]none yet[/]"
-        return f"[b]Artifacts[/b]\n  {names}"
+    def _artifacts(self) -> Content:
+        if not self.info.artifacts:
+            return markup("[b]Artifacts[/b]\n  [dim]none yet[/]")
+        return markup("[b]Artifacts[/b]\n  $names", names=", ".join(self.info.artifacts))
 
     def on_mount(self) -> None:
-        # Focus starts on the buttons so `a` and `r` act at once; tab reaches the comment.
+        # Focus starts on the buttons, so `a` and `r` act at once; tab reaches the comment.
         self.query_one("#approve", Button).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # At 80x24 every row counts: borderless buttons and comment box keep all in view.
+        short = event.size.height < SHORT
+        for widget in self.query("#decide Button, #decide Input"):
+            if isinstance(widget, Button | Input):
+                widget.compact = short
+
+    # --- where the focus is --------------------------------------------------------------
+
+    def _on_buttons(self) -> bool:
+        return isinstance(self.focused, DecisionButton)
+
+    def _to_buttons(self) -> None:
+        self.query_one(f"#{self._last_button}", Button).focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, DecisionButton) and event.widget.id:
+            self._last_button = event.widget.id
+        typing = event.widget is self.query_one("#comment", Input)
+        if typing and not self._said:
+            self._say("typing a comment: enter or escape goes back to the buttons", hint=True)
+        elif not typing and self._hinting:
+            self._say("")
+
+    def _say(self, text: str, style: str = "dim", *, hint: bool = False) -> None:
+        """One line under the comment box: a problem (red) or a hint that goes with focus."""
+        self._said, self._hinting = text, hint
+        self.query_one("#problem", Static).update(plain(text, style))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `a` and `r` decide only from the buttons (the comment box takes them as text).
+        if action in ("approve", "reject"):
+            return self._on_buttons()
+        return True
+
+    # --- deciding ------------------------------------------------------------------------
 
     @property
     def comment(self) -> str:
         return self.query_one("#comment", Input).value.strip()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        # Only a click gets here: no key presses a DecisionButton.
         event.stop()
-        {"approve": self.action_approve, "reject": self.action_reject}.get(
-            event.button.id or "", self.action_close
-        )()
+        if event.button.id == "approve":
+            self._approve()
+        elif event.button.id == "reject":
+            self._reject()
+        else:
+            self.dismiss(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#approve", Button).focus()
+        self._to_buttons()
 
     def action_approve(self) -> None:
-        self.dismiss(Decision(True, self.comment))
+        if self._on_buttons():
+            self._approve()
 
     def action_reject(self) -> None:
+        if self._on_buttons():
+            self._reject()
+
+    def action_escape(self) -> None:
+        """From the comment box: back to the buttons. Anywhere else: close, still pending."""
+        if self.focused is self.query_one("#comment", Input):
+            self._to_buttons()
+        else:
+            self.dismiss(None)
+
+    def _approve(self) -> None:
+        self.dismiss(Decision(True, self.comment))
+
+    def _reject(self) -> None:
         if not self.comment:
-            self.query_one("#problem", Static).update("[red]A rejection needs a reason.[/]")
+            self._last_button = "reject"
             self.query_one("#comment", Input).focus()
+            self._say("A rejection needs a reason: type it, enter, then r.", "red")
             return
         self.dismiss(Decision(False, self.comment))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
     def decided_elsewhere(self, result: str, by: str | None) -> None:
         """Someone decided from another shell: say who, and get out of the way."""

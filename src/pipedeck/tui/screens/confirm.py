@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+from pipedeck.tui.text import markup
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -15,7 +19,7 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: Content, yes: str = "Yes") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
@@ -24,7 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="question")
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(markup("$yes (y)", yes=self.yes), variant="error", id="yes")
                 yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
@@ -42,7 +46,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, placeholder: str = "", ok: str = "OK") -> None:
+    def __init__(self, question: Content, placeholder: str = "", ok: str = "OK") -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder
@@ -53,7 +57,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.question, classes="question")
             yield Input(placeholder=self.placeholder, id="answer")
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.ok} (enter)", variant="primary", id="ok")
+                yield Button(markup("$ok (enter)", ok=self.ok), variant="primary", id="ok")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
@@ -77,3 +81,39 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with a few answers, each a key and a button; escape answers None."""
+
+    BINDINGS = [Binding("escape", "answer(None)", "Stay")]
+
+    def __init__(self, question: Content, choices: list[tuple[str, str, str]]) -> None:
+        """`choices`: (key, label, answer) for each button, in order."""
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="question")
+            with Horizontal(classes="buttons"):
+                for key, label, answer in self.choices:
+                    yield Button(markup("$label ($key)", label=label, key=key), id=answer)
+
+    def on_mount(self) -> None:
+        # The last answer is the harmless one (stay): enter on the default focus does that.
+        self.query(Button).last().focus()
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _label, answer in self.choices:
+            if event.key == key:
+                event.stop()
+                self.dismiss(answer)
+                return
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+    def action_answer(self, answer: str | None) -> None:
+        self.dismiss(answer)

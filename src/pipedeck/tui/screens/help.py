@@ -5,16 +5,19 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from pipedeck.tui.text import markup
 
 KEYS = [
     ("Main screen", ""),
     ("← → / l", "move between stages"),
-    ("↑ ↓ / k j", "move between actions"),
+    ("↑ ↓ / k j", "move between actions (in the run list: between pipelines and runs)"),
     ("tab", "move focus: runs list, graph, log panes"),
     ("enter", "open the selected action's log full screen"),
-    ("s", "start the selected pipeline on HEAD"),
+    ("s", "start the highlighted pipeline on HEAD"),
     ("c / C", "cancel the shown run now / after its running actions"),
     ("R", "retry the failed actions of a failed run (palette: the whole stage)"),
     ("a", "open the approval dialog"),
@@ -22,15 +25,18 @@ KEYS = [
     ("T", "review and trust the selected pipeline file"),
     ("h", "history of every run"),
     ("ctrl+p", "command palette"),
-    ("q", "quit"),
+    ("q", "quit (a run waiting for approval stays waiting)"),
     ("Logs", ""),
     ("f / end", "follow the end again"),
     ("t", "timestamps on/off"),
     ("/  n  N", "search; next and previous hit"),
     ("Approval dialog", ""),
-    ("a / r", "approve / reject (a reason is required)"),
-    ("tab", "into the comment box"),
-    ("escape", "close, leaving it pending"),
+    ("a", "approve (focus on the buttons)"),
+    ("r", "reject (focus on the buttons); with no comment yet, it asks for the reason"),
+    ("tab", "buttons → what ships (↑ ↓ scroll it) → comment box → buttons"),
+    ("enter / esc", "in the comment box: back to the buttons, keeping the text"),
+    ("escape", "on the buttons: close, leaving the approval pending"),
+    ("", "typing in the comment box never decides; rejecting is r, reason, enter, r"),
 ]
 
 
@@ -38,10 +44,13 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        lines = []
+        lines = [markup("[b]Keys[/b]")]
         for key, what in KEYS:
-            lines.append(f"\n[b]{key}[/b]" if not what else f"  [b cyan]{key:<12}[/] {what}")
+            if not what:
+                lines.append(markup("\n[b]$key[/b]", key=key))
+            else:
+                lines.append(markup("  [b cyan]$key[/] $what", key=f"{key:<12}", what=what))
         with Vertical(classes="dialog help"):
             with VerticalScroll():
-                yield Static("[b]Keys[/b]" + "\n".join(lines))
+                yield Static(Content("\n").join(lines))
             yield Static("[dim]escape to close[/]")

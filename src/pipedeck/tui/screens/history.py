@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from pipedeck.store import RunRecord, Status, Store
 from pipedeck.tui.clock import Clock, elapsed
-from pipedeck.tui.look import COLOURS, icon
+from pipedeck.tui.look import colour, icon
+from pipedeck.tui.text import markup, rich_plain
 from pipedeck.tui.widgets.key_bar import KeyBar
 
 ALL = "all"
@@ -39,12 +40,14 @@ class HistoryScreen(Screen[str | None]):
             yield Static("[b]History[/b] — every run, newest first", classes="title")
             with Horizontal(classes="filters"):
                 yield Select(
-                    [(p, p) for p in self.pipelines],
+                    [(rich_plain(p), p) for p in self.pipelines],
                     prompt="pipeline",
                     allow_blank=True,
                     id="pipeline",
                 )
-                yield Select([(s.value, s.value) for s in Status], prompt="status", id="status")
+                yield Select(
+                    [(s.look.words, s.value) for s in Status], prompt="status", id="status"
+                )
                 yield Input(placeholder="commit, subject, approver…", id="text")
             yield DataTable(id="history-runs", cursor_type="row", zebra_stripes=True)
             yield Static("", id="count")
@@ -81,17 +84,19 @@ class HistoryScreen(Screen[str | None]):
         shown = [r for r in self._runs if self.matches(r)]
         for run in shown:
             table.add_row(
-                run.key,
-                f"[{COLOURS[run.status]}]{icon(run.status)} {run.status}[/]",
-                run.commit[:7],
-                run.commit_subject[:50],
-                run.branch or "",
-                run.created_at[:19].replace("T", " "),
-                elapsed(self.clock, run.started_at, run.finished_at),
-                self._deciders.get(run.id, ""),
+                rich_plain(run.key),
+                rich_plain(f"{icon(run.status)} {run.status.look.words}", colour(run.status)),
+                rich_plain(run.commit[:7]),
+                rich_plain(run.commit_subject[:50]),
+                rich_plain(run.branch or ""),
+                rich_plain(run.created_at[:19].replace("T", " ")),
+                rich_plain(elapsed(self.clock, run.started_at, run.finished_at)),
+                rich_plain(self._deciders.get(run.id, "")),
                 key=run.key,
             )
-        self.query_one("#count", Static).update(f"{len(shown)} of {len(self._runs)} runs")
+        self.query_one("#count", Static).update(
+            markup("$shown of $total runs", shown=len(shown), total=len(self._runs))
+        )
 
     def visible_keys(self) -> list[str]:
         table = self.query_one(DataTable)

@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -34,7 +35,7 @@ from pipedeck.engine.events import (
 from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
 from pipedeck.tui.approval_info import waiting_approval
-from pipedeck.tui.board import FAILED, pipeline_notes, stage_marks, telling_action
+from pipedeck.tui.board import FAILED, pipeline_notes, planned, stage_marks, telling_action
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
@@ -43,6 +44,7 @@ from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
+from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
@@ -92,6 +94,11 @@ class MainScreen(Steering, Screen[None]):
         self.selected_pipeline: str | None = None
         self.pinned_run: str | None = None
         """A run the user chose; None follows the newest run."""
+        self.on_heading = False
+        """The run list's cursor is on the selected pipeline's own row, not one of its runs."""
+        self.user_chose = False
+        """Once the user picked a row, a run starting elsewhere no longer moves the cursor."""
+        self._plans: dict[int, RunDetail] = {}
         self.auto_action = True
         """Until the user moves in the graph, the graph selects the most telling action."""
         self.detail: RunDetail | None = None
@@ -157,10 +164,25 @@ class MainScreen(Steering, Screen[None]):
         if self.pinned_run:
             return self.pinned_run
         for row in rows:
-            if row.name == self.selected_pipeline and row.runs:
-                return row.runs[0].key
+            if row.name == self.selected_pipeline:
+                return row.runs[0].key if row.runs else None
         newest = [row.runs[0] for row in rows if row.runs]
         return max(newest, key=lambda r: r.created_at).key if newest else None
+
+    def _cursor(self, key: str | None) -> str | None:
+        """The run list row the cursor is on: the shown run, or the pipeline's own row."""
+        if (self.on_heading or key is None) and self.selected_pipeline is not None:
+            return f"pipeline:{self.selected_pipeline}"
+        return key
+
+    def _plan(self) -> RunDetail | None:
+        """The selected pipeline's stages as they would start, for a pipeline that never ran."""
+        pipeline = self._pipeline()
+        if pipeline is None:
+            return None
+        if id(pipeline) not in self._plans:
+            self._plans = {id(pipeline): planned(pipeline)}
+        return self._plans[id(pipeline)]
 
     def refresh_state(self) -> None:
         self._ticks += 1
@@ -174,12 +196,13 @@ class MainScreen(Steering, Screen[None]):
             self.detail = store.detail(store.find_run(key)) if key else None
         except StoreError:
             self.detail = None
-        self.query_one(RunList).show(rows, key, ages=self._ticks % 25 == 0)
+        shown = self.detail or self._plan()
+        self.query_one(RunList).show(rows, self._cursor(key), ages=self._ticks % 25 == 0)
         graph = self.query_one(StageGraph)
-        marks = stage_marks(self.project.store, self.detail, rows)
-        if graph.detail != self.detail or self._animated() or marks != graph.marks:
+        marks = stage_marks(self.project.store, shown, rows)
+        if graph.detail != shown or self._animated() or marks != graph.marks:
             graph.marks = marks
-            graph.detail = self.detail
+            graph.detail = shown
         if self.auto_action and self.detail is not None:
             telling = telling_action(self.detail)
             if telling is not None:
@@ -211,7 +234,7 @@ class MainScreen(Steering, Screen[None]):
         problems.display = bool(broken) and self.pinned_run is None
         if broken:
             text = "\n".join(_shown(p) for p in broken)
-            problems.update(f"[b red]This pipeline file does not load:[/]\n{text}")
+            problems.update(markup("[b red]This pipeline file does not load:[/]\n$text", text=text))
 
     def _show_logs(self) -> None:
         graph = self.query_one(StageGraph)
@@ -243,14 +266,14 @@ class MainScreen(Steering, Screen[None]):
         self._read_head(self._role())
 
     @work(exclusive=True, group="header")
-    async def _read_head(self, role: str) -> None:
+    async def _read_head(self, role: Content) -> None:
         text = await asyncio.to_thread(self._head_text, role)
         self.query_one("#header", Static).update(text)
 
-    def _head_text(self, role: str) -> str:
+    def _head_text(self, role: Content) -> Content:
         with self._head_lock:
             if self._head_closed:
-                return ""
+                return Content()
             if self._head_repo is None:
                 # Its own handle, used by one thread at a time: git objects are not to be
                 # shared across threads, and the engine's handle is the engine's.
@@ -258,14 +281,19 @@ class MainScreen(Steering, Screen[None]):
             return self._describe_head(self._head_repo, role)
 
     @staticmethod
-    def _describe_head(repo: GitRepo, role: str) -> str:
+    def _describe_head(repo: GitRepo, role: Content) -> Content:
         try:
             head = repo.resolve("HEAD")
-            commit = f"HEAD [cyan]{head.short}[/] {head.subject}"
+            commit = markup("HEAD [cyan]$short[/] $subject", short=head.short, subject=head.subject)
         except GitError:  # an empty repository has no HEAD yet
-            commit = "[dim]no commits yet[/]"
-        branch = repo.current_branch() or "detached"
-        return f"[b]pipedeck[/b] · {repo.root.name} · [magenta]{branch}[/] · {commit} · {role}"
+            commit = markup("[dim]no commits yet[/]")
+        return markup(
+            "[b]pipedeck[/b] · $repo · [magenta]$branch[/] · $commit · $role",
+            repo=repo.root.name,
+            branch=repo.current_branch() or "detached",
+            commit=commit,
+            role=role,
+        )
 
     def on_unmount(self) -> None:
         with self._head_lock:  # waits for a read in progress, at most one git call
@@ -274,19 +302,21 @@ class MainScreen(Steering, Screen[None]):
                 self._head_repo.close()
                 self._head_repo = None
 
-    def _role(self) -> str:
+    def _role(self) -> Content:
         """Whether this console runs the pipelines, and how it watches; or whose client it is."""
         if self.control.engine is None:
             # The role, not the pid: `pid role` is in every request's toast.
             role = (self.control.holder or "").rpartition(" ")[2] or "another"
-            return f"[yellow]client of the {role} engine[/]"
+            return markup("[yellow]client of the $role engine[/]", role=role)
         service = getattr(self.app, "service", None)
         watcher = service.watcher if service is not None else None
         if watcher is None:
-            return "[dim]not watching[/]"
+            return markup("[dim]not watching[/]")
         if watcher.mode == "polling":
-            return f"[yellow]polling for commits[/] [dim]({watcher.reason})[/]"
-        return "[green]watching for commits[/]"
+            return markup(
+                "[yellow]polling for commits[/] [dim]($reason)[/]", reason=watcher.reason or ""
+            )
+        return markup("[green]watching for commits[/]")
 
     def _notice_waiting(self) -> None:
         """A client gets no engine events: it notices a new waiting approval in the store."""
@@ -316,7 +346,9 @@ class MainScreen(Steering, Screen[None]):
     @on(EngineEvent)
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if isinstance(event, RunStarted) and self.pinned_run is None:
+        if isinstance(event, RunStarted) and self._follows(event.pipeline):
+            if event.pipeline != self.selected_pipeline:
+                self.on_heading = False
             self.selected_pipeline = event.pipeline
             self.auto_action = True
         if isinstance(event, ApprovalRequested):
@@ -355,6 +387,13 @@ class MainScreen(Steering, Screen[None]):
 
     # --- choices from widgets ------------------------------------------------------------
 
+    def _follows(self, pipeline: str) -> bool:
+        """Whether a new run of `pipeline` takes the cursor: the newest run is followed, but
+        never away from a pipeline the user chose (`s` must start what is highlighted)."""
+        if self.pinned_run is not None:
+            return False
+        return not self.user_chose or pipeline == self.selected_pipeline
+
     @on(RunList.RunChosen)
     def on_run_chosen(self, message: RunList.RunChosen) -> None:
         rows = self._rows()
@@ -362,6 +401,8 @@ class MainScreen(Steering, Screen[None]):
         newest = next((r.runs[0].key for r in rows if r.name == pipeline and r.runs), None)
         self.selected_pipeline = pipeline
         self.pinned_run = None if message.key == newest else message.key
+        self.on_heading = False
+        self.user_chose = True
         self.auto_action = True
         self.refresh_state()
 
@@ -369,6 +410,8 @@ class MainScreen(Steering, Screen[None]):
     def on_pipeline_chosen(self, message: RunList.PipelineChosen) -> None:
         self.selected_pipeline = message.name
         self.pinned_run = None
+        self.on_heading = True
+        self.user_chose = True
         self.auto_action = True
         self.refresh_state()
 
@@ -376,6 +419,8 @@ class MainScreen(Steering, Screen[None]):
         """Show a run picked elsewhere (history)."""
         self.selected_pipeline = key.rpartition("/")[0]
         self.pinned_run = key
+        self.on_heading = False
+        self.user_chose = True
         self.auto_action = True
         self.refresh_state()
 
@@ -430,6 +475,7 @@ class MainScreen(Steering, Screen[None]):
             return
         self.selected_pipeline = pipeline.name
         self.pinned_run = None
+        self.on_heading = False
         self.auto_action = True
         self.notify(said)
         self.refresh_state()
@@ -480,10 +526,3 @@ class MainScreen(Steering, Screen[None]):
         if view is not None:
             view.focus()
             view.action_search()
-
-    def has_active_runs(self) -> bool:
-        engine = self.control.engine
-        return engine is not None and any(
-            run.status.active and run.engine_id == engine.engine_id
-            for run in self.project.store.active_runs()
-        )

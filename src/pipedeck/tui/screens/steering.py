@@ -18,6 +18,7 @@ from pipedeck.store.retries import RETRYABLE
 from pipedeck.tui.control import Control
 from pipedeck.tui.screens.confirm import ConfirmScreen, PromptScreen
 from pipedeck.tui.screens.trust import TrustDialog
+from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.stage_graph import StageGraph
 
 if TYPE_CHECKING:
@@ -54,9 +55,9 @@ class Steering(_Base):
                     self.notify(str(exc), severity="error")
 
         if wait:
-            question = f"Cancel {run.key} once its running actions finish?"
+            question = markup("Cancel $run once its running actions finish?", run=run.key)
         else:
-            question = f"Cancel {run.key}? Running actions are stopped now."
+            question = markup("Cancel $run? Running actions are stopped now.", run=run.key)
         self.app.push_screen(ConfirmScreen(question, yes="Cancel run"), answer)
 
     def action_cancel_after(self) -> None:
@@ -114,7 +115,11 @@ class Steering(_Base):
 
         self.app.push_screen(
             PromptScreen(
-                f"Disable the transition into [b]{stage}[/b] of {pipeline.name}? Why:",
+                markup(
+                    "Disable the transition into [b]$stage[/b] of $pipeline? Why:",
+                    stage=stage,
+                    pipeline=pipeline.name,
+                ),
                 placeholder="reason (shown to everyone)",
                 ok="Disable",
             ),

@@ -7,7 +7,6 @@ open stays untrusted.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,6 +15,7 @@ from textual.widgets import Button, Static
 
 from pipedeck.definition import Pipeline
 from pipedeck.engine.trust import TrustState, commands
+from pipedeck.tui.text import markup, plain
 
 _WHY = {
     "new": "This pipeline file has never been trusted.",
@@ -90,16 +90,21 @@ class TrustDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="trust"):
-            yield Static(Text(f"Trust {self.file_name}?"), classes="title")
+            yield Static(markup("Trust $file?", file=self.file_name), classes="title")
             yield Static(
-                f"{_WHY[self.state.state]} Once trusted, it runs by itself on new commits:",
+                markup(
+                    "$why Once trusted, it runs by itself on new commits:",
+                    why=_WHY[self.state.state],
+                ),
                 classes="why",
             )
             with VerticalScroll(classes="commands"):
                 for name, kind, what in self.rows:
-                    yield Static(Text.assemble((name, "bold"), f"  {kind}"), classes="action")
-                    # Text, not markup: a command full of brackets must show as written.
-                    yield Static(Text(what), classes="command")
+                    yield Static(
+                        markup("[b]$name[/b]  $kind", name=name, kind=kind), classes="action"
+                    )
+                    # A command full of brackets must show as written.
+                    yield Static(plain(what), classes="command")
             with Horizontal(classes="buttons"):
                 yield Button("Trust (y)", variant="warning", id="trust")
                 yield Button("Not now (n)", id="not-now")

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from pipedeck.tui.text import markup, plain
+
 
 class VariablesScreen(ModalScreen[dict[str, str] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -19,9 +21,12 @@ class VariablesScreen(ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"[b]Run {self.pipeline}[/b] with these variables:", classes="title")
+            yield Static(
+                markup("[b]Run $pipeline[/b] with these variables:", pipeline=self.pipeline),
+                classes="title",
+            )
             for name, value in self.defaults.items():
-                yield Label(name)
+                yield Label(plain(name))
                 yield Input(value=value, id=f"var-{name}", classes="variable")
             with Horizontal(classes="buttons"):
                 yield Button("Start (enter)", variant="primary", id="start")

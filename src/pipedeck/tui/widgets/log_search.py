@@ -11,7 +11,6 @@ from bisect import bisect_left
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
@@ -112,11 +111,11 @@ class LogHits:
         return self.current >= 0 and self.lines[self.current] == line
 
     def describe(self) -> str:
-        """For the view's subtitle (markup: the pattern is escaped)."""
+        """For the view's subtitle (plain text: the view shows it literally)."""
         if self.progress is not None:
             return f"searching {self.progress:.0%}"
         if not self.pattern:
             return ""
         where = f"{self.current + 1}/" if self.current >= 0 else ""
         found = f"{where}{len(self.lines):,} hits" if self.lines else "no hits"
-        return f"{found} for {escape(repr(self.pattern))}"
+        return f"{found} for {self.pattern!r}"

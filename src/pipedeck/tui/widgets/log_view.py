@@ -19,7 +19,7 @@ from typing import Any
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -30,7 +30,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from pipedeck.store.logindex import LogIndex
 from pipedeck.store.logs import LogTimes
+from pipedeck.tui.text import plain
 from pipedeck.tui.widgets.log_search import LogHits, LogSearch
+from pipedeck.visible import visible
 
 SYNC_BYTES = 1024 * 1024
 """New bytes indexed on the UI thread (about a millisecond); a bigger backlog, a worker's."""
@@ -40,8 +42,6 @@ TAIL_LINES = 500
 """Lines shown, and scrollable, while a big file is still being indexed."""
 CACHE_LINES = 1000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
-# C0 controls other than tab and escape would move the terminal's cursor: drop them.
-_CONTROLS = dict.fromkeys([*range(0, 9), *range(10, 27), *range(28, 32), 127])
 
 
 def local_time(stamp: float) -> str:
@@ -49,12 +49,27 @@ def local_time(stamp: float) -> str:
 
 
 def _to_text(line: str) -> Text:
+    """A log line as the console shows it: its ANSI colours, nothing else of its codes.
+
+    Colours become styles; every other escape sequence is dropped by the decoder, and what
+    is left that a terminal would obey (a lone ESC, C1 codes, other controls) is shown by
+    `visible` one for one, so the styles stay in place. Links are not followed.
+    """
     if "\r" in line:
         # Progress bars redraw with a bare CR; show what a terminal ended up with.
         line = line.rsplit("\r", 1)[-1]
-    line = line.translate(_CONTROLS)
+    # Shown before Rich sees them: it would drop some (a bell, a backspace) without a trace.
+    line = visible(line, keep="\x1b\t")
     text = Text.from_ansi(line) if "\x1b" in line else Text(line)
     text.expand_tabs()
+    if "\x1b" in text.plain:  # what the decoder did not take for a colour
+        text.plain = visible(text.plain)
+    text.spans = [
+        Span(span.start, span.end, span.style.update_link(None))
+        if isinstance(span.style, Style) and span.style.link
+        else span
+        for span in text.spans
+    ]
     return text
 
 
@@ -112,6 +127,7 @@ class LogView(ScrollView, can_focus=True):
         self._strips: dict[int, Strip] = {}
         self._max_width = 0
         self._style: Style | None = None
+        self._subtitle = ""
 
     @property
     def indexing(self) -> bool:
@@ -133,7 +149,7 @@ class LogView(ScrollView, can_focus=True):
         """Show `path` (which may not exist yet): its end at once, the rest as it is indexed."""
         self._close()
         self.path = path
-        self.border_title = title
+        self.border_title = plain(title)
         self.set_reactive(LogView.following, follow)
         self._index = index = LogIndex(path)
         self._times = LogTimes(path)
@@ -149,6 +165,7 @@ class LogView(ScrollView, can_focus=True):
         self._close()
         self.path = None
         self.border_title = self.border_subtitle = ""
+        self._subtitle = ""
         self.virtual_size = Size(0, 0)
         self.refresh()
 
@@ -272,8 +289,9 @@ class LogView(ScrollView, can_focus=True):
             lines = f"indexing {index.size_indexed / max(1, index.size):.0%}"
         parts = ("following" if self.following else "paused", lines, self.hits.describe())
         subtitle = " · ".join(part for part in parts if part)
-        if subtitle != self.border_subtitle:
-            self.border_subtitle = subtitle
+        if subtitle != self._subtitle:
+            self._subtitle = subtitle
+            self.border_subtitle = plain(subtitle)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

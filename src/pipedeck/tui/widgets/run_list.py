@@ -12,7 +12,8 @@ from textual.widgets.option_list import Option
 
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock, age
-from pipedeck.tui.look import COLOURS, ICONS
+from pipedeck.tui.text import rich_plain
+from pipedeck.visible import visible
 
 
 @dataclass(frozen=True)
@@ -42,44 +43,41 @@ class RunList(OptionList):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self._rows: list[PipelineRow] = []
-        self._moved_by_us: set[str] = set()
+        self._wanted: str | None = None
+        """The row the screen last asked to highlight; its highlight event is not a choice."""
 
-    def show(self, rows: list[PipelineRow], selected: str | None, ages: bool = False) -> None:
-        """Redraw with `rows`, keeping `selected` (a run key) highlighted; `ages` also
-        re-dates unchanged rows (their "3m ago" moves on)."""
+    def show(self, rows: list[PipelineRow], cursor: str | None, ages: bool = False) -> None:
+        """Redraw with `rows`, the row `cursor` highlighted (`pipeline:NAME` or a run key);
+        `ages` also re-dates unchanged rows (their "3m ago" moves on)."""
         if rows == self._rows and self.option_count:
             if ages:
                 self._refresh_ages(rows)
-            self._highlight(selected)
+            self._highlight(cursor)
             return
         self._rows = rows
         options: list[Option] = []
         for row in rows:
-            heading = Text(f"▸ {row.name}", style="bold")
+            heading = rich_plain(f"▸ {row.name}", "bold")
             if row.broken:
                 heading.append("  ✘ broken", style="red")
             options.append(Option(heading, id=f"pipeline:{row.name}"))
             options.extend(
-                Option(Text(f"   {note}", style="yellow"), disabled=True) for note in row.notes
+                Option(rich_plain(f"   {note}", "yellow"), disabled=True) for note in row.notes
             )
             if not row.runs and not row.broken:
-                options.append(Option(Text("   no runs yet", style="dim"), disabled=True))
+                options.append(Option(rich_plain("   no runs yet", "dim"), disabled=True))
             options.extend(Option(self._label(run), id=run.key) for run in row.runs)
-        highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.set_options(options)
-        self._highlight(selected or highlighted)
+        self._highlight(cursor)
 
     def _highlight(self, key: str | None) -> None:
         if key is None:
             return
+        self._wanted = key
         current = self.highlighted_option.id if self.highlighted_option else None
         if key != current:
             with contextlib.suppress(KeyError):
-                index = self.get_option_index(key)
-                # The highlight message of this move arrives later; it is not a person's
-                # choice, and answering it would fight the next refresh.
-                self._moved_by_us.add(key)
-                self.highlighted = index
+                self.highlighted = self.get_option_index(key)
 
     def _refresh_ages(self, rows: list[PipelineRow]) -> None:
         for row in rows:
@@ -88,12 +86,12 @@ class RunList(OptionList):
 
     def _label(self, run: RunRecord) -> Text:
         label = Text("   ")
-        label.append(ICONS[run.status], style=COLOURS[run.status])
+        label.append(run.status.look.icon, style=run.status.look.colour)
         label.append(f" #{run.number:<4}", style="bold")
         label.append(f"{run.commit[:7]} ", style="cyan")
         if run.waiting_for and run.status.active:
             # In place of the age, which would push it off the column: where it waits.
-            label.append(f"⏳{run.waiting_for[:12]}", style="yellow")
+            label.append(visible(f"⏳{run.waiting_for[:12]}"), style="yellow")
         else:
             label.append(age(self.clock, run.created_at), style="dim")
         return label
@@ -101,11 +99,10 @@ class RunList(OptionList):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         option_id = event.option.id
-        if option_id is None:
+        # The screen's own move arrives here later; only a person's move is a choice.
+        if option_id is None or option_id == self._wanted:
             return
-        if option_id in self._moved_by_us:
-            self._moved_by_us.discard(option_id)
-            return
+        self._wanted = option_id
         if option_id.startswith("pipeline:"):
             self.post_message(self.PipelineChosen(option_id.removeprefix("pipeline:")))
         else:

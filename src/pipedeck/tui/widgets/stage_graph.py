@@ -20,8 +20,10 @@ from textual.widget import Widget
 
 from pipedeck.store import ActionDetail, RunDetail, StageDetail, Status
 from pipedeck.tui.clock import Clock, elapsed
-from pipedeck.tui.look import COLOURS, icon
+from pipedeck.tui.look import colour, icon
+from pipedeck.tui.text import segment
 from pipedeck.tui.widgets.graph_boxes import Box, Line, layout, plain
+from pipedeck.visible import visible
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,8 @@ class StageGraph(Widget, can_focus=True):
             order = action.run_order
             selected = index == self.selection.stage and position == self.selection.action
             line = [
-                Segment(icon(action.status, frame) + " ", _style(COLOURS[action.status])),
-                Segment(action.name, _style("bold reverse") if selected else None),
+                Segment(icon(action.status, frame) + " ", _style(colour(action.status))),
+                segment(action.name, _style("bold reverse") if selected else None),
             ]
             took = elapsed(self.clock, action.started_at, action.finished_at)
             if took and action.status is not Status.SKIPPED:
@@ -155,16 +157,16 @@ class StageGraph(Widget, can_focus=True):
                 line.append(Segment(" approve? a", _style("bold yellow")))
             body.append(line)
         if stage.name in self.marks.held:
-            body.append([Segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
+            body.append([segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
         if stage.name in self.marks.waiting:
             waiting_runs = " ".join(self.marks.waiting[stage.name])
             body.append([Segment(f"⏳ waiting: {waiting_runs}", _style("yellow"))])
         waiting = stage.status is Status.RUNNING and any(
             a.action.status is Status.WAITING for a in actions
         )
-        border = COLOURS[Status.WAITING] if waiting else COLOURS[stage.status]
+        border = colour(Status.WAITING) if waiting else colour(stage.status)
         return Box(
-            title=stage.name,
+            title=visible(stage.name),
             subtitle=elapsed(self.clock, stage.started_at, stage.finished_at),
             body=body,
             border=_style(border),
