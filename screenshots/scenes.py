@@ -45,7 +45,7 @@ FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 """The console's now in every scene."""
 SETTINGS = Settings(kill_grace=0.5, poll_interval=0.05)
 REPO_NAME = "shop"
-WIDE, SMALL = (120, 40), (80, 24)
+WIDE, SMALL, LARGE = (120, 40), (80, 24), (200, 50)
 
 # --- the repository ----------------------------------------------------------------------------
 
@@ -722,6 +722,8 @@ SCENES = {
         Scene("main", WIDE, _in_progress_repo, _in_progress),
         Scene("failed", WIDE, _failed_repo, _failed),
         Scene("approval", WIDE, _approval_repo, _approval),
+        Scene("approval-80x24", SMALL, _approval_repo, _approval),
+        Scene("approval-200x50", LARGE, _approval_repo, _approval),
         Scene("history", WIDE, _history_repo, _history),
         Scene("log", WIDE, _failed_repo, _log),
         Scene("small", SMALL, _history_repo, _small),

@@ -143,7 +143,11 @@ def test_kill_9_leaves_an_interrupted_run_its_log_and_no_processes(
     assert logs.stdout.splitlines()[:50] == [f"line {i}" for i in range(1, 51)]
 
 
-def test_kill_9_while_waiting_for_approval(repo: RepoMaker, tmp_path: Path) -> None:
+def test_kill_9_while_waiting_for_approval_leaves_it_waiting_and_approve_carries_it_on(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    """Nothing was at work when the engine died: the run keeps waiting (CodePipeline keeps an
+    approval open for days), and `pipedeck approve`, finding no engine, carries it to its end."""
     repo.pipeline(GATED)
     repo.commit()
     with (tmp_path / "run.out").open("wb") as out:
@@ -169,18 +173,26 @@ def test_kill_9_while_waiting_for_approval(repo: RepoMaker, tmp_path: Path) -> N
 
     # Two commands right after the crash: both open the store, both may try to recover.
     with ThreadPoolExecutor(2) as pool:
-        shown, late = pool.map(
+        shown, runs = pool.map(
             lambda args: run_cli(*args, cwd=repo.root),
-            [("show", "ci", "--json"), ("approve", "ci")],
+            [("show", "ci", "--json"), ("runs", "--json")],
         )
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
-    assert detail["status"] == "interrupted"
-    assert detail["stages"][0]["actions"][0]["status"] == "interrupted"
-    assert not ACTIVE & set(all_statuses(detail)), detail
-    # A run nobody drives any more cannot be approved.
-    assert late.returncode == 1
-    assert "Traceback" not in late.stderr
+    assert detail["status"] == "waiting"
+    assert detail["stages"][0]["actions"][0]["status"] == "waiting"
+    assert json.loads(runs.stdout)[0]["status"] == "waiting"
+
+    approved = run_cli("approve", "ci", "--comment", "after the crash", cwd=repo.root)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.splitlines()[0].startswith("ci/1: approved by ")
+    # It printed the rest of the run as `pipedeck run` does.
+    assert "Deploy/ship | never" in approved.stdout
+    assert "==> ci/1 succeeded" in approved.stderr
+    done = json.loads(run_cli("show", "ci", "--json", cwd=repo.root).stdout)
+    assert done["status"] == "succeeded"
+    assert not ACTIVE & set(all_statuses(done)), done
+    assert "Traceback" not in approved.stderr
 
 
 TALKER = """

@@ -80,9 +80,12 @@ def options(runs: RunList) -> list[str | None]:
 
 async def test_opening_shows_the_repository_and_its_pipelines(ci_repo: RepoMaker) -> None:
     head = git(ci_repo.root, "rev-parse", "--short=7", "HEAD")
-    async with console(ci_repo.root) as (app, _pilot):
+    async with console(ci_repo.root) as (app, pilot):
         assert isinstance(app.screen, MainScreen)
-        header = text_of(app.screen.query_one("#header", Static))
+        # The header reads HEAD in a thread, after the first frame: wait for it.
+        shown = app.main.query_one("#header", Static)
+        await until(pilot, lambda: head in text_of(shown), "the header")
+        header = text_of(shown)
         assert ci_repo.root.name in header
         assert "main" in header
         assert head in header
@@ -112,8 +115,8 @@ async def test_a_broken_file_shows_its_problem_and_the_good_one_still_runs(
     ci_repo.pipeline(BROKEN, name="broken")
     ci_repo.commit("Add a broken pipeline")
     async with console(ci_repo.root) as (app, pilot):
-        runs = app.screen.query_one(RunList)
-        problems = app.screen.query_one("#problems", Static)
+        runs = app.main.query_one(RunList)
+        problems = app.main.query_one("#problems", Static)
         assert options(runs)[-1] == "pipeline:broken"
         assert "✘ broken" in str(runs.get_option("pipeline:broken").prompt)
 
@@ -169,7 +172,7 @@ async def test_s_starts_the_selected_pipeline(ci_repo: RepoMaker) -> None:
         assert run is not None and run.key == "ci/1"
         assert run.commit == git(ci_repo.root, "rev-parse", "HEAD")
         assert run.branch == "main"
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         await until(pilot, lambda: graph.detail is not None, "the graph to show the run")
         assert graph.detail is not None
         assert [s.stage.name for s in graph.detail.stages] == [
@@ -180,6 +183,80 @@ async def test_s_starts_the_selected_pipeline(ci_repo: RepoMaker) -> None:
             "Deploy",
         ]
         await until(pilot, lambda: "ci/1" in options(app.main.query_one(RunList)), "the run row")
+
+
+def quick(name: str) -> str:
+    return f"""
+name: {name}
+stages:
+  - name: Build
+    actions:
+      - {{name: say, kind: build, run: 'echo {name}'}}
+  - name: Check
+    actions:
+      - {{name: look, kind: test, run: 'echo looked'}}
+"""
+
+
+async def test_arrows_reach_every_pipeline_and_run_and_s_starts_the_highlighted_one(
+    ci_repo: RepoMaker,
+) -> None:
+    ci_repo.pipeline(quick("alpha"), name="alpha")
+    ci_repo.pipeline(quick("beta"), name="beta")
+    ci_repo.commit("Add alpha and beta")
+    for _ in range(2):
+        run_cli("run", "beta", cwd=ci_repo.root, check=True)
+    async with console(ci_repo.root) as (app, pilot):
+        runs = app.main.query_one(RunList)
+        graph = app.main.query_one(StageGraph)
+        rows = [
+            runs.get_option_at_index(i).id
+            for i in range(runs.option_count)
+            if not runs.get_option_at_index(i).disabled
+        ]
+        assert rows == ["pipeline:alpha", "pipeline:beta", "beta/2", "beta/1", "pipeline:ci"]
+        runs.focus()
+        await pilot.press("home")
+        reached = []
+        for _ in rows:
+            assert runs.highlighted_option is not None
+            reached.append(runs.highlighted_option.id)
+            await pilot.press("down")
+        assert reached == rows
+
+        # Up to alpha, which never ran: its graph is drawn from its file.
+        while runs.highlighted_option is None or runs.highlighted_option.id != "pipeline:alpha":
+            await pilot.press("up")
+        await until(
+            pilot,
+            lambda: graph.detail is not None and graph.detail.run.pipeline == "alpha",
+            "alpha's graph",
+        )
+        assert graph.detail is not None
+        assert [s.stage.name for s in graph.detail.stages] == ["Build", "Check"]
+        assert "say" in graph.plain_text() and "look" in graph.plain_text()
+        # The cursor stays where it was put through the refreshes that follow.
+        await pilot.pause(0.5)
+        assert runs.highlighted_option is not None
+        assert runs.highlighted_option.id == "pipeline:alpha"
+
+        await pilot.press("s")
+        await until(pilot, lambda: latest(app, "alpha") is not None, "alpha to start")
+        assert latest(app, "ci") is None
+        assert [r.key for r in app.project.store.runs("beta")] == ["beta/2", "beta/1"]
+        await until(pilot, lambda: status_of(app, "alpha") is Status.SUCCEEDED, "alpha to succeed")
+
+        # An older run picked with the arrows is what `s` starts again: its pipeline.
+        runs.focus()
+        while runs.highlighted_option is None or runs.highlighted_option.id != "beta/1":
+            await pilot.press("down")
+        await until(
+            pilot,
+            lambda: graph.detail is not None and graph.detail.run.key == "beta/1",
+            "beta/1 in the graph",
+        )
+        await pilot.press("s")
+        await until(pilot, lambda: len(app.project.store.runs("beta")) == 3, "beta/3")
 
 
 async def test_s_asks_for_variables_escape_starts_nothing_enter_starts_with_them(
@@ -220,7 +297,7 @@ async def test_arrows_and_jkl_move_the_graph_and_enter_opens_the_log(
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the approval")
         await pilot.press("escape")
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         # Until the user moves, the graph follows the most telling action: the waiting one.
         await until(pilot, lambda: graph.selection == Selection(3, 0), "the approval selected")
         moves = [
@@ -246,7 +323,7 @@ async def test_arrows_and_jkl_move_the_graph_and_enter_opens_the_log(
         # The user's choice stays put through the refreshes that follow.
         await pilot.pause(0.3)
         assert graph.selection == Selection(1, 1)
-        pane = app.screen.query_one(LogPanes).primary()
+        pane = app.main.query_one(LogPanes).primary()
         assert pane is not None and pane.border_title == "Build/package"
 
         await pilot.press("enter")
@@ -419,7 +496,7 @@ async def test_parallel_actions_get_a_pane_each_and_t_times_them_all(repo: RepoM
     repo.commit("Add pair")
     async with console(repo.root) as (app, pilot):
         await pilot.press("s")
-        panes = app.screen.query_one(LogPanes)
+        panes = app.main.query_one(LogPanes)
 
         def both_shown() -> bool:
             views = panes.views()
@@ -452,7 +529,7 @@ async def test_f_and_end_resume_following_and_c_on_a_finished_run_only_warns(
     async with console(repo.root) as (app, pilot):
         await pilot.press("s")
         await until(pilot, lambda: status_of(app, "chatty") is Status.SUCCEEDED, "the run")
-        panes = app.screen.query_one(LogPanes)
+        panes = app.main.query_one(LogPanes)
         await until(
             pilot,
             lambda: (v := panes.primary()) is not None and v.line_count == 200,
@@ -460,7 +537,7 @@ async def test_f_and_end_resume_following_and_c_on_a_finished_run_only_warns(
         )
         view = panes.primary()
         assert view is not None
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         for key in ("f", "end"):
             view.focus()
             await pilot.press("pageup")

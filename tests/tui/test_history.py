@@ -150,7 +150,7 @@ async def test_enter_on_a_row_shows_that_run_and_escape_changes_nothing(
 ) -> None:
     await make_history(repo)
     async with console(repo.root) as (app, pilot):
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         await until(pilot, lambda: graph.detail is not None, "the newest run")
         assert graph.detail is not None and graph.detail.run.key == "ci/3"
 
@@ -188,13 +188,13 @@ async def test_the_run_list_highlights_the_run_chosen_in_history(repo: RepoMaker
         history = await open_history(app, pilot)
         assert history.visible_keys()[2] == "ci/2"
         await pilot.press("down", "down", "enter")
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         await until(
             pilot,
             lambda: graph.detail is not None and graph.detail.run.key == "ci/2",
             "the graph to show ci/2",
         )
         await pilot.pause(0.3)
-        runs = app.screen.query_one(RunList)
+        runs = app.main.query_one(RunList)
         assert runs.highlighted_option is not None
         assert runs.highlighted_option.id == "ci/2"

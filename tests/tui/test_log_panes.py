@@ -23,7 +23,7 @@ async def test_a_second_run_reuses_the_panes_and_shows_its_own_logs(repo: RepoMa
     repo.pipeline(TRIO, name="trio")
     repo.commit("Add trio")
     async with console(repo.root) as (app, pilot):
-        panes = app.screen.query_one(LogPanes)
+        panes = app.main.query_one(LogPanes)
         for number in (1, 2):
             if number == 2:
                 await pilot.press("t")  # times on: the panes that open next get them too

@@ -38,7 +38,8 @@ def shoot(snap_compare: SnapCompare, tmp_path: Path, name: str) -> None:
         built.stop()
     store = Store(app.project.state_dir)
     try:
-        assert store.active_runs() == []
+        # A run waiting for its approval stays waiting (for the next engine); nothing else.
+        assert [r.key for r in store.active_runs() if not store.idle(r.id)] == []
         pids = [
             action.action.pid
             for run in store.runs()
@@ -60,6 +61,15 @@ def test_a_failed_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 def test_the_approval_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
     shoot(snap_compare, tmp_path, "approval")
+
+
+def test_the_approval_dialog_at_80x24(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """Message, what ships, the comment box and both buttons all in view."""
+    shoot(snap_compare, tmp_path, "approval-80x24")
+
+
+def test_the_approval_dialog_at_200x50(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "approval-200x50")
 
 
 def test_history(snap_compare: SnapCompare, tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def flaky_repo(repo: RepoMaker, trusted: bool = True) -> Path:
 
 
 def header(app: object) -> str:
-    return text_of(app.screen.query_one("#header", Static))  # type: ignore[attr-defined]
+    return text_of(app.main.query_one("#header", Static))  # type: ignore[attr-defined]
 
 
 def drawn(graph: StageGraph) -> str:
@@ -58,7 +58,7 @@ def drawn(graph: StageGraph) -> str:
 
 
 def run_labels(app: object) -> list[str]:
-    runs = app.screen.query_one(RunList)  # type: ignore[attr-defined]
+    runs = app.main.query_one(RunList)  # type: ignore[attr-defined]
     return [str(runs.get_option_at_index(i).prompt) for i in range(runs.option_count)]
 
 
@@ -88,7 +88,7 @@ async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
     async with console(repo.root) as (app, pilot):
         await pilot.press("s")
         await until(pilot, lambda: (r := latest(app)) is not None and not r.status.active, "run")
-        graph = app.screen.query_one(StageGraph)
+        graph = app.main.query_one(StageGraph)
         await pilot.press("right", "right", "right")  # to Deploy, the last stage
         assert graph.selected_stage_name() == "Deploy"
         await pilot.press("d")
@@ -159,7 +159,7 @@ async def test_the_console_watches_and_runs_new_commits(repo: RepoMaker) -> None
     flaky_repo(repo)
     (repo.root / "fixed").touch()
     async with console(repo.root) as (app, pilot):
-        assert "watching for commits" in header(app)
+        await until(pilot, lambda: "watching for commits" in header(app), "the header")
         new = repo.commit("feature")
         await until(pilot, lambda: (r := latest(app)) is not None and r.commit == new, "a run")
         run = latest(app)
@@ -171,7 +171,7 @@ async def test_a_second_console_is_a_client_of_the_first(repo: RepoMaker) -> Non
     (repo.root / "fixed").touch()
     async with console(repo.root) as (first, _), console(repo.root) as (second, pilot):
         assert first.engine is not None and second.engine is None
-        assert "client of the console engine" in header(second)
+        await until(pilot, lambda: "client of the console engine" in header(second), "header")
         assert second.control.holder == f"{os.getpid()} console"
         await pilot.press("s")
         await until(

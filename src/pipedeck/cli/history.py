@@ -17,6 +17,7 @@ from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
+from pipedeck.visible import visible
 
 
 def duration(started: str | None, finished: str | None) -> str:
@@ -47,9 +48,12 @@ def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None
     width = max(len(r.key) for r in records)
     for r in records:
         click.echo(
-            f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  {r.commit[:7]}  "
-            f"{(r.branch or '-'):<12}  {r.created_at[:19].replace('T', ' ')}  "
-            f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
+            visible(
+                f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  "
+                f"{r.commit[:7]}  {(r.branch or '-'):<12}  "
+                f"{r.created_at[:19].replace('T', ' ')}  "
+                f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
+            )
         )
 
 
@@ -65,16 +69,17 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
         print_json(detail.to_dict())
         return
     took = duration(run.started_at, run.finished_at)
-    click.echo(f"{run.key}  {run.status.look.icon} {run.status.look.words}  {took}".rstrip())
-    click.echo(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
+    lines = [f"{run.key}  {run.status.look.icon} {run.status.look.words}  {took}".rstrip()]
+    lines.append(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
     if run.error:
-        click.echo(f"error  {run.error}")
+        lines.append(f"error  {run.error}")
     for stage in detail.stages:
         s = stage.stage
         took = duration(s.started_at, s.finished_at)
-        click.echo(f"\n{s.status.look.icon} {s.name}  {s.status.look.words}  {took}".rstrip())
-        for a in stage.actions:
-            click.echo("  " + _action_line(a))
+        lines.append(f"\n{s.status.look.icon} {s.name}  {s.status.look.words}  {took}".rstrip())
+        lines.extend("  " + _action_line(a) for a in stage.actions)
+    # Subjects, errors and comments are the repository's words: shown, never obeyed.
+    click.echo(visible("\n".join(lines), lines=True))
 
 
 def _action_line(detail: ActionDetail) -> str:
@@ -89,7 +94,8 @@ def _action_line(detail: ActionDetail) -> str:
     line = "  ".join(parts)
     if detail.approval and (decision := detail.approval.decision()):
         said = f": {decision['comment']}" if decision["comment"] else ""
-        line += f"\n      {decision['result']} by {decision['by']} at {decision['at']}{said}"
+        who = decision["by"] + (f" <{decision['email']}>" if decision["email"] else "")
+        line += f"\n      {decision['result']} by {who} at {decision['at']}{said}"
     elif a.error:
         line += f"\n      {a.error}"
     return line

@@ -24,6 +24,8 @@ from pipedeck.engine.events import (
     TriggerSkipped,
     WatchStarted,
 )
+from pipedeck.store import Status
+from pipedeck.visible import visible
 
 
 def prefix_lines(prefix: str, text: str) -> str:
@@ -67,7 +69,9 @@ class HumanPrinter(_Printer):
         line = self._describe(event)
         if line:
             self.out.flush()
-            self.err.write(line + "\n")
+            # Names, messages and errors quote the repository: shown, never obeyed. (Log
+            # lines above are the build's own output, passed through as `cat` would.)
+            self.err.write(visible(line, lines=True) + "\n")
             self.err.flush()
 
     def _describe(self, event: Event) -> str | None:
@@ -79,7 +83,7 @@ class HumanPrinter(_Printer):
                 return f"--> {event.stage}/{event.action} ({event.kind})"
             case ActionFinished():
                 why = f": {event.error}" if event.error else ""
-                return f"<-- {event.stage}/{event.action} {event.status}{why}"
+                return f"<-- {event.stage}/{event.action} {_words(event.status)}{why}"
             case ApprovalRequested():
                 return (
                     f"??? {event.stage}/{event.action} waits for approval: {event.message}\n"
@@ -91,7 +95,7 @@ class HumanPrinter(_Printer):
                 return f"!!! {event.stage}/{event.action} {event.result} by {event.by}{said}"
             case RunFinished():
                 why = f" ({event.error})" if event.error else ""
-                return f"==> {event.run} {event.status}{why}"
+                return f"==> {event.run} {_words(event.status)}{why}"
             case WatchStarted(mode="events"):
                 return f"watching {event.repo} for commits (Ctrl-C stops)"
             case WatchStarted():
@@ -101,6 +105,10 @@ class HumanPrinter(_Printer):
                     f"not run: {event.pipeline} for {event.ref} {event.commit[:7]}: {event.reason}"
                 )
         return None
+
+
+def _words(status: str) -> str:
+    return Status(status).look.words
 
 
 class JsonPrinter(_Printer):

@@ -10,6 +10,7 @@ outside values go in through these functions, which make control characters visi
 
 - `markup("[b]Approve $run[/b]", run=key)`: our markup, their words in the `$` holes;
 - `plain(value, style)`: one outside value on its own;
+- `line(*pieces)`: pieces made by the two above, side by side, each keeping its styles;
 - `rich_plain(value, style)`: the same for the few widgets built on Rich renderables;
 - `segment(value, style)`: the same for widgets drawn line by line (the stage graph).
 
@@ -27,22 +28,35 @@ from textual.content import Content
 from pipedeck.visible import visible
 
 
-def markup(template: str, /, **values: object) -> Content:
-    """Our own `template` (constant markup), with `$name` filled by `values` as plain text."""
+def markup(template: str, /, **values: str | int) -> Content:
+    """Our own `template` (constant markup), with `$name` filled by `values` as plain text.
+
+    Values are text, not `Content`: Textual's substitution drops a value's own styles, so
+    styled pieces are put side by side with `line` instead.
+    """
     return Content.from_markup(
-        template, **{name: _literal(value) for name, value in values.items()}
+        template,
+        **{name: Content(visible(str(value), lines=True)) for name, value in values.items()},
     )
+
+
+def line(*pieces: Content) -> Content:
+    """Styled pieces (from `markup` and `plain`) side by side, each keeping its styles."""
+    return Content.assemble(*pieces)
 
 
 def plain(value: object, style: str = "", *, lines: bool = True) -> Content:
     """`value` exactly as written (control characters shown, not obeyed), never markup.
 
-    `lines=False` shows a newline as `␤`, for places that hold one line (a table cell).
+    `style` is a Rich style, as the statuses' looks are (`grey50`, `bold yellow`): the same
+    colour here as in the widgets drawn with Rich. `lines=False` shows a newline as `␤`.
     """
-    if isinstance(value, Content):
-        return value.stylize(style) if style else value
     text = visible(str(value), lines=lines)
-    return Content.styled(text, style) if style else Content(text)
+    if not style:
+        return Content(text)
+    rich = Text(text)
+    rich.stylize(style)  # a span, which Textual converts from Rich's colours
+    return Content.from_rich_text(rich)
 
 
 def rich_plain(value: object, style: str = "") -> Text:
@@ -53,8 +67,3 @@ def rich_plain(value: object, style: str = "") -> Text:
 def segment(value: str, style: Style | None = None) -> Segment:
     """One piece of a line drawn by hand; `value` shown as written, on one line."""
     return Segment(visible(value), style)
-
-
-def _literal(value: object) -> Content:
-    # A Content is ours already (styled pieces built with `plain`); anything else is outside.
-    return value if isinstance(value, Content) else Content(visible(str(value), lines=True))

@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, Static
 from pipedeck.tui.approval_info import ApprovalInfo
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.look import colour, icon
-from pipedeck.tui.text import markup, plain
+from pipedeck.tui.text import line, markup, plain
 
 SHORT = 30
 """Below this many rows the buttons and the comment box lose their borders."""
@@ -128,10 +128,10 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         if not self.info.tests:
             return markup("[b]Tests[/b]\n  [dim]this run has no test actions[/]")
         rows = [
-            markup(
-                "  $icon $name",
-                icon=plain(f"{icon(status)} {status.look.words}", colour(status)),
-                name=name,
+            line(
+                markup("  "),
+                plain(f"{icon(status)} {status.look.words}", colour(status)),
+                markup(" $name", name=name),
             )
             for name, status in self.info.tests
         ]

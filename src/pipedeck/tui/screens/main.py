@@ -44,7 +44,7 @@ from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
-from pipedeck.tui.text import markup
+from pipedeck.tui.text import line, markup
 from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
@@ -287,13 +287,12 @@ class MainScreen(Steering, Screen[None]):
             commit = markup("HEAD [cyan]$short[/] $subject", short=head.short, subject=head.subject)
         except GitError:  # an empty repository has no HEAD yet
             commit = markup("[dim]no commits yet[/]")
-        return markup(
-            "[b]pipedeck[/b] · $repo · [magenta]$branch[/] · $commit · $role",
+        where = markup(
+            "[b]pipedeck[/b] · $repo · [magenta]$branch[/] · ",
             repo=repo.root.name,
             branch=repo.current_branch() or "detached",
-            commit=commit,
-            role=role,
         )
+        return line(where, commit, markup(" · "), role)
 
     def on_unmount(self) -> None:
         with self._head_lock:  # waits for a read in progress, at most one git call

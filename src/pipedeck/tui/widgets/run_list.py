@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock, age
@@ -76,7 +76,8 @@ class RunList(OptionList):
         self._wanted = key
         current = self.highlighted_option.id if self.highlighted_option else None
         if key != current:
-            with contextlib.suppress(KeyError):
+            # A run picked in history may be older than the runs listed: nothing to move to.
+            with contextlib.suppress(OptionDoesNotExist):
                 self.highlighted = self.get_option_index(key)
 
     def _refresh_ages(self, rows: list[PipelineRow]) -> None:
