@@ -8,8 +8,6 @@ which is this console's own engine or, for a second console, the one that owns t
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +30,6 @@ from pipedeck.engine.events import (
     TriggerSkipped,
     WatchStarted,
 )
-from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
 from pipedeck.tui.approval_info import waiting_approval
 from pipedeck.tui.board import FAILED, pipeline_notes, planned, stage_marks, telling_action
@@ -44,7 +41,8 @@ from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.screens.variables import VariablesScreen
-from pipedeck.tui.text import line, markup
+from pipedeck.tui.text import markup
+from pipedeck.tui.widgets.header import Header
 from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
@@ -107,12 +105,9 @@ class MainScreen(Steering, Screen[None]):
         self._notes: dict[str, tuple[str, ...]] = {}
         self._notes_due = True
         self._seen_waiting: set[int] = set()
-        self._head_repo: GitRepo | None = None
-        self._head_lock = threading.Lock()
-        self._head_closed = False
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        yield Header(self.project.repo.root, id="header")
         with Horizontal(id="body"):
             yield RunList(self.clock, id="runs")
             with Vertical(id="centre"):
@@ -210,7 +205,7 @@ class MainScreen(Steering, Screen[None]):
         self._show_problems(rows)
         self._show_logs()
         if self._ticks % 10 == 1:
-            self._show_header()
+            self.query_one(Header).show(self._role())
         self._check_dialog()
         self._notice_waiting()
 
@@ -260,46 +255,6 @@ class MainScreen(Steering, Screen[None]):
             path=Path(action.action.log_path or ""),
             failed=action.action.status in FAILED,
         )
-
-    def _show_header(self) -> None:
-        # Reading HEAD asks git (a process, the first time): a thread, not the first frame.
-        self._read_head(self._role())
-
-    @work(exclusive=True, group="header")
-    async def _read_head(self, role: Content) -> None:
-        text = await asyncio.to_thread(self._head_text, role)
-        self.query_one("#header", Static).update(text)
-
-    def _head_text(self, role: Content) -> Content:
-        with self._head_lock:
-            if self._head_closed:
-                return Content()
-            if self._head_repo is None:
-                # Its own handle, used by one thread at a time: git objects are not to be
-                # shared across threads, and the engine's handle is the engine's.
-                self._head_repo = GitRepo.open(self.project.repo.root)
-            return self._describe_head(self._head_repo, role)
-
-    @staticmethod
-    def _describe_head(repo: GitRepo, role: Content) -> Content:
-        try:
-            head = repo.resolve("HEAD")
-            commit = markup("HEAD [cyan]$short[/] $subject", short=head.short, subject=head.subject)
-        except GitError:  # an empty repository has no HEAD yet
-            commit = markup("[dim]no commits yet[/]")
-        where = markup(
-            "[b]pipedeck[/b] · $repo · [magenta]$branch[/] · ",
-            repo=repo.root.name,
-            branch=repo.current_branch() or "detached",
-        )
-        return line(where, commit, markup(" · "), role)
-
-    def on_unmount(self) -> None:
-        with self._head_lock:  # waits for a read in progress, at most one git call
-            self._head_closed = True
-            if self._head_repo is not None:
-                self._head_repo.close()
-                self._head_repo = None
 
     def _role(self) -> Content:
         """Whether this console runs the pipelines, and how it watches; or whose client it is."""
