@@ -3,9 +3,12 @@
 Commit subjects, log lines, pipeline names and error messages come from the repository and
 from whatever an action printed. Written to a terminal as they are, an escape sequence in a
 commit subject could clear the screen or retitle the window, and a bidirectional override could
-make a line read differently from what it says. Every character that could do either is
-replaced one for one by a visible stand-in, so the text keeps its length (styles laid over
-it by position stay in place) and a person still sees that something odd was there.
+make a line read differently from what it says. Control characters (C0, DEL, C1) and the
+bidirectional embeddings, overrides and isolates are each replaced one for one by a visible
+stand-in, so the text keeps its length (styles laid over it by position stay in place) and a
+person still sees that something odd was there. Marks that only lean neutral characters one
+way (LRM, RLM), zero-width characters and line separators are left alone: right-to-left text
+needs the marks, and none of them moves text across a line.
 
 Used by the console (through `tui.text`) and by the command line's own lines; it imports
 nothing, so every layer may use it.

@@ -159,3 +159,51 @@ def test_cancel_ends_a_run_left_waiting(repo: RepoMaker) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"{key}: cancelled"
     assert show(repo)["status"] == "cancelled"
+
+
+def test_a_refused_decision_carries_nothing_on(repo: RepoMaker) -> None:
+    """A wrong name, with no engine running: said at once, and the run is left as it was."""
+    key = left_waiting(repo)
+    result = run_cli("approve", key, "Approve/nosuch", cwd=repo.root)
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"pipedeck: {key} has no approval Approve/nosuch waiting (run is waiting)"
+    )
+    assert result.stdout == ""
+    detail = show(repo)
+    assert detail["status"] == "waiting"
+    assert action(detail, "Approve", "gate")["decision"] is None
+
+
+SLOW = """
+name: slow
+stages:
+  - name: Work
+    actions:
+      - name: wait
+        kind: build
+        run: 'until [ -e "$PIPEDECK_REPO_ROOT/done" ]; do sleep 0.05; done'
+"""
+
+
+def test_a_decision_is_carried_out_by_whichever_engine_holds_the_repository(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    """`pipedeck run` runs only its own run, but a run left waiting that gets its decision
+    meanwhile is taken up by it, not left for the next console."""
+    key = left_waiting(repo)
+    repo.pipeline(SLOW, name="slow")
+    repo.commit("Add slow")
+    out = tmp_path / "slow.out"
+    with background(repo, out, "run", "slow") as proc:
+        while "slow/1" not in run_cli("runs", cwd=repo.root).stdout:
+            assert proc.poll() is None, out.read_text()
+        result = run_cli("approve", key, "--comment", "go on", cwd=repo.root)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{key}: approved by {current_user()}"
+        while show(repo, key)["status"] == "waiting":
+            assert proc.poll() is None, out.read_text()
+        (repo.root / "done").touch()
+        assert proc.wait(timeout=60) == 0, out.read_text()
+    assert show(repo, key)["status"] == "succeeded"

@@ -236,3 +236,66 @@ async def test_a_run_waiting_at_a_stage_boundary_is_left_waiting_and_waits_again
         assert (await second.wait(two)).status is Status.SUCCEEDED
     finally:
         await second.close()
+
+
+TWO_GATES = """
+name: ci
+stages:
+  - name: Gate
+    actions:
+      - {name: security, kind: approval, timeout: 1h}
+      - {name: product, kind: approval, timeout: 1h}
+      - {name: check, kind: test, run: 'echo checked >> "$PIPEDECK_REPO_ROOT/checks"; exit 3'}
+  - name: Ship
+    actions:
+      - {name: deploy, kind: deploy, run: 'echo shipped'}
+"""
+
+
+async def test_what_ended_before_the_engine_stopped_keeps_its_result(
+    repo: RepoMaker, open_project: Callable[[], Project]
+) -> None:
+    """A rejection stays a rejection and a failed sibling is not run again: taken up, a run
+    goes on only with what still waits, and the stage fails as it would have."""
+    repo.pipeline(TWO_GATES)
+    repo.commit("Two gates and a check")
+    first = Engine(open_project(), FAST)
+    run = await first.start(first.project.pipeline("ci"))
+    store = first.project.store
+
+    def status_of(name: str) -> Status:
+        detail = store.detail(store.run_by_id(run.id))
+        return next(a.action.status for _, a in detail.actions() if a.action.name == name)
+
+    for _ in range(400):
+        if status_of("check") is Status.FAILED and store.waiting_approvals(run.id) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert status_of("check") is Status.FAILED
+    first.reject(store.run_by_id(run.id), "not safe", action="Gate/security")
+    for _ in range(400):
+        if status_of("security") is Status.REJECTED:
+            break
+        await asyncio.sleep(0.05)
+    assert [r.key for r in await first.close()] == ["ci/1"]
+
+    second = Engine(open_project(), FAST)
+    try:
+        await second.take_up_idle()
+        for _ in range(400):
+            if second.project.store.waiting_approvals(run.id) == 1 and second.busy:
+                break
+            await asyncio.sleep(0.05)
+        second.approve(second.project.store.run_by_id(run.id), action="Gate/product")
+        # Bounded: a rejection reopened as a fresh approval would wait here for an hour.
+        final = await asyncio.wait_for(second.wait(run), 60)
+    finally:
+        await second.close()
+    assert final.status is Status.FAILED
+    assert status_of("security") is Status.REJECTED
+    assert status_of("check") is Status.FAILED
+    assert status_of("product") is Status.SUCCEEDED
+    assert status_of("deploy") is Status.SKIPPED
+    assert (repo.root / "checks").read_text() == "checked\n"  # it ran once, not again
+    approval = store.detail(final).stages[0].actions[0].approval
+    assert approval is not None and (approval.result, approval.comment) == ("rejected", "not safe")

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -19,6 +20,7 @@ from pipedeck.engine import Project
 from pipedeck.store import RunRecord, Status
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.clock import Clock
+from pipedeck.tui.screens.approval import TYPE_AHEAD, ApprovalDialog
 from tests.conftest import FAST, RepoMaker
 
 SIZE = (120, 40)
@@ -107,6 +109,22 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def decide(pilot: Pilot[None], key: str) -> None:
+    """Press `key` in the approval dialog as a person does, having read it first.
+
+    The dialog takes `a` or `r` typed within `TYPE_AHEAD` of it settling (opening, or the
+    focus coming back from the comment box) for typing that went on. Pilot types faster than
+    any person, so the key carries the time a person would have pressed it: no test waits.
+    """
+    app = pilot.app
+    event = events.Key(key, key)
+    dialog = app.screen
+    if isinstance(dialog, ApprovalDialog):
+        event.time = max(event.time, dialog.settled_at + TYPE_AHEAD)
+    app.post_message(event)
+    await pilot.pause()
 
 
 def latest(app: PipedeckApp, pipeline: str = "ci") -> RunRecord | None:

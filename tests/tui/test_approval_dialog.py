@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
@@ -15,7 +16,15 @@ from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.screens.approval import ApprovalDialog
 from pipedeck.tui.screens.main import MainScreen
 from tests.conftest import RepoMaker, git, run_cli
-from tests.tui.conftest import action_statuses, console, latest, notifications, text_of, until
+from tests.tui.conftest import (
+    action_statuses,
+    console,
+    decide,
+    latest,
+    notifications,
+    text_of,
+    until,
+)
 
 
 async def dialog_opens(app: PipedeckApp, pilot: Pilot[None]) -> ApprovalDialog:
@@ -69,7 +78,7 @@ async def test_the_dialog_shows_what_is_about_to_ship(ci_repo: RepoMaker) -> Non
 async def test_a_approves_and_the_run_succeeds(ci_repo: RepoMaker) -> None:
     async with console(ci_repo.root) as (app, pilot):
         await dialog_opens(app, pilot)
-        await pilot.press("a")
+        await decide(pilot, "a")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
         assert approval_of(app) == (
@@ -89,6 +98,51 @@ async def test_a_approves_and_the_run_succeeds(ci_repo: RepoMaker) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
+def burst(app: PipedeckApp, *keys: str) -> None:
+    """Keys read from the terminal in one go, as fast typing (or a paste) arrives."""
+    for key in keys:
+        app.post_message(events.Key(key, "\r" if key == "enter" else key))
+
+
+async def test_typing_that_runs_on_past_enter_never_decides(ci_repo: RepoMaker) -> None:
+    """ "breaks login⏎and it": the `a` after enter is typing, not a decision."""
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        await pilot.press("tab", "tab", "tab", "tab")
+        comment = dialog.query_one("#comment", Input)
+        assert comment.has_focus
+        await pilot.press(*"breaks login", "enter")
+        await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
+        # The typist goes on, a tenth of a second after the enter.
+        for key in "and it":
+            event = events.Key(key, key)
+            event.time = dialog.settled_at + 0.1
+            app.post_message(event)
+        await pilot.pause(0.3)
+        assert app.screen is dialog
+        assert comment.value == "breaks login"
+        assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
+        assert shown(dialog, "#problem") == "Still typing? Press a again to approve."
+        await decide(pilot, "r")  # a deliberate `r`, after reading: rejects with the reason
+        await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
+        assert approval_of(app)[2:] == ("rejected", current_user(), "breaks login")
+
+
+async def test_a_typed_as_the_dialog_pops_up_is_not_a_decision(ci_repo: RepoMaker) -> None:
+    async with console(ci_repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        burst(app, "a", "a")  # a double tap on the main screen: open, then (too soon) approve
+        await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog again")
+        await pilot.pause(0.3)
+        dialog = app.screen
+        assert isinstance(dialog, ApprovalDialog)
+        assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
+        await decide(pilot, "a")
+        await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
+
+
 ALPHABET = "the quick brown fox jumps over a lazy dog"
 """Every letter, `a` and `r` among them: all of it is text in the comment box."""
 
@@ -96,7 +150,7 @@ ALPHABET = "the quick brown fox jumps over a lazy dog"
 async def test_r_asks_for_a_reason_then_r_reason_enter_r_rejects(ci_repo: RepoMaker) -> None:
     async with console(ci_repo.root) as (app, pilot):
         dialog = await dialog_opens(app, pilot)
-        await pilot.press("r")
+        await decide(pilot, "r")
         assert shown(dialog, "#problem") == "A rejection needs a reason: type it, enter, then r."
         comment = dialog.query_one("#comment", Input)
         await until(pilot, lambda: comment.has_focus, "the focus in the comment box")
@@ -110,7 +164,7 @@ async def test_r_asks_for_a_reason_then_r_reason_enter_r_rejects(ci_repo: RepoMa
         assert app.screen is dialog
         assert comment.value == ALPHABET
         assert approval_of(app)[2] is None
-        await pilot.press("r")
+        await decide(pilot, "r")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         await until(pilot, lambda: approval_of(app)[0] is Status.FAILED, "the run to fail")
         assert approval_of(app) == (
@@ -152,7 +206,7 @@ async def test_no_key_in_the_comment_box_decides_and_enter_never_presses_a_butto
         await pilot.pause(0.3)
         assert app.screen is dialog
         assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
-        await pilot.press("a")  # from the buttons, `a` approves, with the comment typed
+        await decide(pilot, "a")  # from the buttons, `a` approves, with the comment typed
         await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
         assert approval_of(app)[2:] == ("approved", current_user(), "arar")
 
@@ -160,7 +214,8 @@ async def test_no_key_in_the_comment_box_decides_and_enter_never_presses_a_butto
 async def test_shift_tab_then_clicking_reject_rejects(ci_repo: RepoMaker) -> None:
     async with console(ci_repo.root) as (app, pilot):
         dialog = await dialog_opens(app, pilot)
-        await pilot.press("r", *"flaky", "shift+tab")
+        await decide(pilot, "r")
+        await pilot.press(*"flaky", "shift+tab")
         assert not dialog.query_one("#comment", Input).has_focus
         assert approval_of(app)[2] is None
         await pilot.click("#reject")
@@ -179,7 +234,7 @@ async def test_escape_leaves_it_pending_and_a_reopens_it(ci_repo: RepoMaker) -> 
 
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog again")
-        await pilot.press("a")
+        await decide(pilot, "a")
         await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
 
 

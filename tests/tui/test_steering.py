@@ -17,7 +17,15 @@ from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.run_list import RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
 from tests.conftest import RepoMaker
-from tests.tui.conftest import action_statuses, console, latest, notifications, text_of, until
+from tests.tui.conftest import (
+    action_statuses,
+    console,
+    decide,
+    latest,
+    notifications,
+    text_of,
+    until,
+)
 
 FLAKY = """
 name: ci
@@ -194,7 +202,7 @@ async def test_a_client_console_pops_the_approval_dialog_and_decides(ci_repo: Re
         assert second.engine is None
         await pilot.press("s")
         await until(pilot, lambda: isinstance(second.screen, ApprovalDialog), "the dialog")
-        await pilot.press("a")
+        await decide(pilot, "a")
         await until(pilot, lambda: latest(second).status is Status.SUCCEEDED, "approved")  # type: ignore[union-attr]
         run = latest(second)
         assert run is not None and run.engine_id == first.engine.engine_id  # type: ignore[union-attr]

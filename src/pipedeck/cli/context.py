@@ -15,6 +15,7 @@ import click
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import RunRecord, StoreError
+from pipedeck.visible import visible
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Options:
                 where = self.state_dir or "the state directory"
                 fail(f"cannot open run history in {where}: {exc}")
             for run in self._project.recovered:
-                click.echo(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
+                say(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
         return self._project
 
     def repo_root(self) -> Path:
@@ -60,9 +61,15 @@ class Options:
 _LOCATED = re.compile(r"^\S+:\d+:\d+: ")
 
 
+def say(message: str = "", err: bool = False) -> None:
+    """A line of the command line's own. It may quote the repository (a file name, a commit
+    subject, a command under review), so its control characters are shown, never obeyed."""
+    click.echo(visible(message, lines=True), err=err)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     # Located errors stay bare `FILE:LINE:COL: …` lines so editors and terminals can jump to them.
-    click.echo(message if _LOCATED.match(message) else f"pipedeck: {message}", err=True)
+    say(message if _LOCATED.match(message) else f"pipedeck: {message}", err=True)
     sys.exit(code)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipedeck.cli.context import Options
+from pipedeck.cli.context import Options, say
 from pipedeck.definition import DefinitionError, Problem, load_pipeline, load_pipelines
 from pipedeck.definition import pipeline_schema as build_schema
 from pipedeck.definition.errors import display_path
@@ -32,18 +32,18 @@ def validate(opts: Options, files: tuple[Path, ...]) -> None:
         root = opts.repo_root()
         directory = display_path(root / "pipelines")
         if not directory.is_dir():
-            click.echo(f"pipedeck: no pipelines/ folder in {root.resolve()}", err=True)
+            say(f"pipedeck: no pipelines/ folder in {root.resolve()}", err=True)
             sys.exit(1)
         result = load_pipelines(directory)
         problems = result.problems
         count = len(result.pipelines) + len({p.path for p in problems})
     for problem in problems:
-        click.echo(str(problem))
+        say(str(problem))
     if problems:
         files_with = len({p.path for p in problems})
-        click.echo(f"{len(problems)} problem(s) in {files_with} file(s)", err=True)
+        say(f"{len(problems)} problem(s) in {files_with} file(s)", err=True)
         sys.exit(1)
-    click.echo(f"{count} pipeline file(s) valid", err=True)
+    say(f"{count} pipeline file(s) valid", err=True)
 
 
 @click.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from pipedeck.cli.console import open_console
-from pipedeck.cli.context import Options, fail
+from pipedeck.cli.context import Options, fail, say
 from pipedeck.cli.running import run_in_foreground
 from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
 from pipedeck.demo.sample import HISTORY
@@ -28,7 +28,7 @@ def _auto_approve(engine: Engine, event: Event) -> None:
         try:
             engine.approve(run, "approved by pipedeck demo --approve")
         except RequestError as exc:
-            click.echo(f"pipedeck: {exc}", err=True)
+            say(f"pipedeck: {exc}", err=True)
 
 
 def _trust_sample(root: Path) -> None:
@@ -42,7 +42,7 @@ def _trust_sample(root: Path) -> None:
         try:
             store.trust_digest(root / name, digest_of(text.encode()))
         except (TrustError, OSError) as exc:
-            click.echo(f"pipedeck: {exc} (see `pipedeck trust`)", err=True)
+            say(f"pipedeck: {exc} (see `pipedeck trust`)", err=True)
 
 
 @click.command()
@@ -70,9 +70,9 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
     if not (headless or auto_approve or as_json) and interactive:
         project.close()
         open_console(Options(repo=repo.root, state_dir=opts.state_dir), DEMO_PIPELINE)
-    click.echo(f"pipedeck: sample repository in {repo.root}", err=True)
+    say(f"pipedeck: sample repository in {repo.root}", err=True)
     if not auto_approve:
-        click.echo(
+        say(
             f"pipedeck: when it waits for approval, answer from another shell:\n"
             f"    uv run pipedeck --repo {directory} approve {DEMO_PIPELINE} --comment 'ship it'",
             err=True,
@@ -91,7 +91,7 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
         lock.release()
     if result.status is Status.SUCCEEDED:
         app = repo.root / "server" / "current" / "greeter.pyz"
-        click.echo(f"pipedeck: deployed; try: python3 {app} you", err=True)
+        say(f"pipedeck: deployed; try: python3 {app} you", err=True)
     sys.exit(0 if result.status is Status.SUCCEEDED else 1)
 
 

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import click
 
-from pipedeck.cli.context import Options, fail, print_json
+from pipedeck.cli.context import Options, fail, print_json, say
 from pipedeck.cli.printer import prefix_lines
 from pipedeck.engine.liveness import engine_alive
 from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
-from pipedeck.visible import visible
 
 
 def duration(started: str | None, finished: str | None) -> str:
@@ -43,17 +42,15 @@ def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None
         print_json([r.to_dict() for r in records])
         return
     if not records:
-        click.echo("no runs yet" + (f" of {pipeline}" if pipeline else ""))
+        say("no runs yet" + (f" of {pipeline}" if pipeline else ""))
         return
     width = max(len(r.key) for r in records)
     for r in records:
-        click.echo(
-            visible(
-                f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  "
-                f"{r.commit[:7]}  {(r.branch or '-'):<12}  "
-                f"{r.created_at[:19].replace('T', ' ')}  "
-                f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
-            )
+        say(
+            f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  "
+            f"{r.commit[:7]}  {(r.branch or '-'):<12}  "
+            f"{r.created_at[:19].replace('T', ' ')}  "
+            f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
         )
 
 
@@ -79,7 +76,7 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
         lines.append(f"\n{s.status.look.icon} {s.name}  {s.status.look.words}  {took}".rstrip())
         lines.extend("  " + _action_line(a) for a in stage.actions)
     # Subjects, errors and comments are the repository's words: shown, never obeyed.
-    click.echo(visible("\n".join(lines), lines=True))
+    say("\n".join(lines))
 
 
 def _action_line(detail: ActionDetail) -> str:
@@ -169,7 +166,7 @@ def _follow(store: Store, run: RunRecord, which: str | None) -> None:
                 )
         sys.stdout.flush()
         if finished:
-            click.echo(f"==> {current.key} {current.status}", err=True)
+            say(f"==> {current.key} {current.status}", err=True)
             return
         time.sleep(0.1)
 

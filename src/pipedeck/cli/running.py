@@ -13,12 +13,12 @@ from collections.abc import Callable
 import click
 
 from pipedeck.cli import handoff
-from pipedeck.cli.context import Options, fail
+from pipedeck.cli.context import Options, fail, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.events import Event, RunEvent
-from pipedeck.engine.liveness import RepoLock, engine_alive
+from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
 from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.service import EngineService
 from pipedeck.store import ApprovalRecord, RunRecord, Status, Store
@@ -207,7 +207,7 @@ def _decide(
         except RequestError as exc:
             refused = str(exc)
         else:
-            click.echo(f"{run.key}: {record.result} by {record.decided_by}")
+            say(f"{run.key}: {record.result} by {record.decided_by}")
         current = store.run_by_id(run.id)
         left_idle = (
             lock is not None
@@ -215,11 +215,13 @@ def _decide(
             and store.idle(current.id)
             and not engine_alive(store.state_dir, current.engine_id)
         )
-        if not left_idle:
+        # Nobody runs it: carry it on here once decided — or, refused because its approval
+        # expired while nobody watched, so that it ends `timed_out`. Any other refusal (a
+        # wrong name, a decision from inside a run) changes nothing, so nothing is carried.
+        if not left_idle or (refused is not None and not store.expired(current.id)):
             if refused:
                 fail(refused)
             return
-        # Nobody runs it: carry it on here (an approval that expired meanwhile times out).
         try:
             result = asyncio.run(run_in_foreground(project, None, "", {}, False, take_up=current))
         except EngineError as exc:
@@ -255,7 +257,7 @@ def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
     except RequestError as exc:
         fail(str(exc))
     how = "once its running actions finish" if let_finish else "now"
-    click.echo(f"{run.key}: cancel requested ({how})")
+    say(f"{run.key}: cancel requested ({how})")
     lock = RepoLock.acquire(project.state_dir, "cancel")
     if lock is not None:
         # No engine runs: a run left waiting has nothing to stop, so it ends here.
@@ -263,7 +265,7 @@ def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
             current = store.run_by_id(run.id)
             if current.status.active and not engine_alive(store.state_dir, current.engine_id):
                 store.close_run(run.id, Status.CANCELLED, "cancelled")
-                click.echo(f"{run.key}: {Status.CANCELLED.look.words}")
+                say(f"{run.key}: {Status.CANCELLED.look.words}")
                 return
         finally:
             lock.release()
@@ -272,9 +274,11 @@ def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
     while True:
         current = store.run_by_id(run.id)
         if not current.status.active:
-            click.echo(f"{run.key}: {current.status}")
+            say(f"{run.key}: {current.status}")
             return
-        if not engine_alive(store.state_dir, current.engine_id):
+        # A run left waiting is taken up by the repository's engine within a second or so.
+        running = engine_alive(store.state_dir, current.engine_id)
+        if not running and lock_holder(project.state_dir) is None:
             fail(f"{run.key} has no engine running it; `pipedeck show {run.key}` for its state")
         time.sleep(0.1)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pipedeck.cli.context import Options, fail
+from pipedeck.cli.context import Options, fail, say
 from pipedeck.definition import DefinitionError, load_pipeline
 from pipedeck.definition.errors import display_path
 from pipedeck.definition.loader import SUFFIXES
@@ -33,15 +33,15 @@ def _repo_files(opts: Options) -> list[Path]:
 
 
 def _show(shown: Path, state: TrustState, rows: list[tuple[str, str, str]]) -> None:
-    click.echo(f"{shown}: {_STATES[state.state]}; it runs:")
+    say(f"{shown}: {_STATES[state.state]}; it runs:")
     name_width = max(len(name) for name, _, _ in rows)
     kind_width = max(len(kind) for _, kind, _ in rows)
     indent = " " * (2 + name_width + 2 + kind_width + 2)
     for name, kind, what in rows:
         first, *rest = what.splitlines() or [""]
-        click.echo(f"  {name:<{name_width}}  {kind:<{kind_width}}  {first}")
+        say(f"  {name:<{name_width}}  {kind:<{kind_width}}  {first}")
         for line in rest:
-            click.echo(f"{indent}{line}")
+            say(f"{indent}{line}")
 
 
 def _review(store: TrustStore, file: Path, yes: bool) -> bool:
@@ -51,29 +51,29 @@ def _review(store: TrustStore, file: Path, yes: bool) -> bool:
         content = file.read_bytes()
         state = store.check(file, content)
     except OSError as exc:
-        click.echo(f"pipedeck: cannot read {shown}: {exc.strerror or exc}", err=True)
+        say(f"pipedeck: cannot read {shown}: {exc.strerror or exc}", err=True)
         return False
     if state.trusted:
-        click.echo(f"{shown}: already trusted")
+        say(f"{shown}: already trusted")
         return True
     try:
         pipeline = load_pipeline(file)
     except DefinitionError as exc:
         # What cannot be read cannot be reviewed, so it cannot be trusted.
         for problem in exc.problems:
-            click.echo(str(replace(problem, path=display_path(problem.path))), err=True)
-        click.echo(f"pipedeck: {shown} not trusted: fix the problems above first", err=True)
+            say(str(replace(problem, path=display_path(problem.path))), err=True)
+        say(f"pipedeck: {shown} not trusted: fix the problems above first", err=True)
         return False
     _show(shown, state, commands(pipeline))
     if not (yes or click.confirm(f"Trust {shown}?", default=False)):
-        click.echo(f"{shown}: not trusted")
+        say(f"{shown}: not trusted")
         return False
     try:
         store.trust_digest(file, digest_of(content))
     except (TrustError, OSError) as exc:
-        click.echo(f"pipedeck: {exc}", err=True)
+        say(f"pipedeck: {exc}", err=True)
         return False
-    click.echo(f"{shown}: trusted")
+    say(f"{shown}: trusted")
     return True
 
 
@@ -95,7 +95,7 @@ def trust(opts: Options, files: tuple[Path, ...], list_only: bool, yes: bool, re
         fail("--list, --revoke and --yes do not go together")
     targets = list(files) or _repo_files(opts)
     if not targets:
-        click.echo("pipedeck: no pipeline files to trust", err=True)
+        say("pipedeck: no pipeline files to trust", err=True)
         return
     store = TrustStore()
     try:
@@ -104,7 +104,7 @@ def trust(opts: Options, files: tuple[Path, ...], list_only: bool, yes: bool, re
         elif revoke:
             for file in targets:
                 done = store.revoke(file)
-                click.echo(f"{display_path(file)}: {'revoked' if done else 'was not trusted'}")
+                say(f"{display_path(file)}: {'revoked' if done else 'was not trusted'}")
         else:
             ok = [_review(store, file, yes) for file in targets]
             sys.exit(0 if all(ok) else 1)
@@ -119,7 +119,7 @@ def _list(store: TrustStore, targets: list[Path]) -> None:
             state = store.check(file).state
         except OSError as exc:
             state = f"unreadable ({exc.strerror or exc})"
-        click.echo(f"{state:<8}  {display_path(file)}")
+        say(f"{state:<8}  {display_path(file)}")
 
 
 COMMANDS = [trust]

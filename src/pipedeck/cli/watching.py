@@ -10,7 +10,7 @@ import sys
 import click
 
 from pipedeck.cli import handoff
-from pipedeck.cli.context import Options, fail
+from pipedeck.cli.context import Options, fail, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.cli.running import run_in_foreground, say_left_waiting
 from pipedeck.engine import Engine, EngineError, RequestError, requests
@@ -114,7 +114,7 @@ def disable(opts: Options, pipeline: str, stage: str, reason: str) -> None:
         requests.disable_transition(opts.project().store, pipeline, stage, reason)
     except RequestError as exc:
         fail(str(exc))
-    click.echo(f"{pipeline}: transition into {stage} disabled ({reason})")
+    say(f"{pipeline}: transition into {stage} disabled ({reason})")
 
 
 @transition.command()
@@ -125,9 +125,9 @@ def enable(opts: Options, pipeline: str, stage: str) -> None:
     """Let runs of PIPELINE into STAGE again; the newest waiting run goes on."""
     _stage_of(opts, pipeline, stage)
     if not requests.enable_transition(opts.project().store, pipeline, stage):
-        click.echo(f"{pipeline}: transition into {stage} was not disabled")
+        say(f"{pipeline}: transition into {stage} was not disabled")
         return
-    click.echo(f"{pipeline}: transition into {stage} enabled")
+    say(f"{pipeline}: transition into {stage} enabled")
 
 
 @transition.command(name="list")
@@ -137,12 +137,12 @@ def list_transitions(opts: Options, pipeline: str | None) -> None:
     """Disabled transitions (of PIPELINE, or of every pipeline)."""
     disabled = opts.project().store.transitions.listed(pipeline)
     for t in disabled:
-        click.echo(
+        say(
             f"{t.pipeline}: into {t.stage} disabled by {t.disabled_by} at {t.disabled_at}:"
             f" {t.reason}"
         )
     if not disabled:
-        click.echo("no disabled transitions")
+        say("no disabled transitions")
 
 
 COMMANDS = [watch, retry, transition]

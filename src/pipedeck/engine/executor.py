@@ -117,19 +117,26 @@ class RunExecutor:
                 self._skip(None, [j.record for j in jobs if j.record.status is Status.QUEUED])
                 skipped = True
                 continue
-            # A retry re-runs what failed; what already succeeded keeps its result.
-            jobs = [j for j in jobs if j.record.status is not Status.SUCCEEDED]
+            # Only what has not ended runs: a retry set what it re-runs back to `queued`, and
+            # a run taken up again goes on with what still waits. What ended keeps its
+            # result, and it counts for the stage (a rejection stays a rejection).
+            ended = [
+                (j, Outcome(j.record.status, error=j.record.error))
+                for j in jobs
+                if not j.record.status.active
+            ]
+            jobs = [j for j in jobs if j.record.status.active]
             # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
             # are cancelled (and their processes ended) instead of running on unowned.
             async with asyncio.TaskGroup() as group_tasks:
                 tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
-            outcomes = [t.result() for t in tasks]
-            stage_status = _stage_status([o.status for o in outcomes])
+            results = [*ended, *zip(jobs, (t.result() for t in tasks), strict=True)]
+            stage_status = _stage_status([o.status for _, o in results])
             if error is None:
                 error = next(
                     (
                         f"{j.stage.name}/{j.action.name}: {o.error}"
-                        for j, o in zip(jobs, outcomes, strict=True)
+                        for j, o in results
                         if o.status is not Status.SUCCEEDED
                     ),
                     None,

@@ -80,10 +80,23 @@ class EngineService:
 
     async def _take_requests(self) -> None:
         store = self.engine.project.store
+        polls = 0
         while True:
             while (request := store.requests.take_next()) is not None:
                 await self.carry_out(request)
+            polls += 1
+            if polls % 5 == 0:
+                await self._take_up_left()
             await asyncio.sleep(self.engine.settings.poll_interval)
+
+    async def _take_up_left(self) -> None:
+        """Runs left waiting with no engine: all of them (a console, `watch`), or those that
+        have their answer — a decision, a cancel, a deadline passed — so that a decision from
+        another shell is carried out by whichever engine holds the repository."""
+        store = self.engine.project.store
+        for run in self.engine.left_idle():
+            if self.take_up or store.answered(run.id):
+                await self.engine.take_up(run)
 
     async def carry_out(self, request: Request) -> RunRecord | None:
         """Start what `request` asks for; whatever happens, its client gets an answer."""

@@ -164,6 +164,26 @@ class Store:
         ).fetchone()[0]
         return int(busy) == 0
 
+    def expired(self, run_id: int) -> bool:
+        """Whether one of the run's waiting approvals is past its deadline (and so waits only
+        for an engine to record `timed_out`)."""
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+            " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ? AND ap.expires_at <= ?",
+            (run_id, Status.WAITING, now()),
+        ).fetchone()
+        return int(row[0]) > 0
+
+    def answered(self, run_id: int) -> bool:
+        """Whether a run left waiting has what it waited for: a decision recorded on one of
+        its waiting approvals, a cancel asked for, or a deadline passed."""
+        decided = self._conn.execute(
+            "SELECT COUNT(*) FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+            " WHERE ap.run_id = ? AND ap.result IS NOT NULL AND a.status = ?",
+            (run_id, Status.WAITING),
+        ).fetchone()[0]
+        return bool(decided) or self.cancel_requested(run_id) is not None or self.expired(run_id)
+
     def release(self, run_id: int) -> None:
         """The engine stops and leaves the idle run for the next one."""
         self._conn.execute("UPDATE runs SET engine_id = NULL WHERE id = ?", (run_id,))

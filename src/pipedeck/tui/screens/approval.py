@@ -8,6 +8,12 @@ click on one of them. Nothing typed into the comment box decides (every key ther
 `enter` and `escape` take the focus back to the buttons, keeping the text), and no key
 presses a button: Textual's buttons press on `enter`, and an `enter` meant to finish a
 reason once approved a deploy its user was rejecting.
+
+Nor does typing that runs on: an `a` or `r` that arrives within `TYPE_AHEAD` of the dialog
+appearing, or of the focus coming back from the comment box, is taken for typing that went
+on (the dialog popped up under a person's fingers, or "breaks login⏎and it"), and the dialog
+asks for the key again. Keys are compared by the time each was read, not handled, so a busy
+console cannot turn a run of typing into a decision.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from pipedeck.tui.text import line, markup, plain
 
 SHORT = 30
 """Below this many rows the buttons and the comment box lose their borders."""
+TYPE_AHEAD = 0.5
+"""Seconds after the dialog appears, or the focus leaves the comment box, in which `a` and
+`r` are still taken for typing (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,8 @@ class DecisionButton(Button, inherit_bindings=False):
 
 
 class ApprovalDialog(ModalScreen[Decision | None]):
+    # `a`, `r` and `escape` are read in `on_key`, which knows when each key was typed.
     BINDINGS = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
-        Binding("escape", "escape", "Later"),
         Binding("left", "app.focus_previous", show=False),
         Binding("right", "app.focus_next", show=False),
     ]
@@ -76,6 +83,10 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         """The button the focus goes back to from the comment box."""
         self._said = ""
         self._hinting = False
+        self.settled_at = float("inf")
+        """When the focus last came to the buttons without a person choosing them there (the
+        dialog opening, `enter` in the comment box); decision keys typed before
+        `settled_at + TYPE_AHEAD` are taken for typing."""
 
     @property
     def key(self) -> str:
@@ -142,8 +153,9 @@ class ApprovalDialog(ModalScreen[Decision | None]):
             return markup("[b]Artifacts[/b]\n  [dim]none yet[/]")
         return markup("[b]Artifacts[/b]\n  $names", names=", ".join(self.info.artifacts))
 
-    def on_mount(self) -> None:
-        # Focus starts on the buttons, so `a` and `r` act at once; tab reaches the comment.
+    def on_mount(self, event: events.Mount) -> None:
+        # Focus starts on the buttons, so `a` and `r` act; tab reaches the comment.
+        self.settled_at = event.time
         self.query_one("#approve", Button).focus()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -175,12 +187,6 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         self._said, self._hinting = text, hint
         self.query_one("#problem", Static).update(plain(text, style))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # `a` and `r` decide only from the buttons (the comment box takes them as text).
-        if action in ("approve", "reject"):
-            return self._on_buttons()
-        return True
-
     # --- deciding ------------------------------------------------------------------------
 
     @property
@@ -199,22 +205,37 @@ class ApprovalDialog(ModalScreen[Decision | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self._leave_comment(event.time)
+
+    def _leave_comment(self, when: float) -> None:
+        self.settled_at = when
         self._to_buttons()
 
-    def action_approve(self) -> None:
-        if self._on_buttons():
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            # From the comment box: back to the buttons. Anywhere else: close, still pending.
+            if self.focused is self.query_one("#comment", Input):
+                self._leave_comment(event.time)
+            else:
+                self.dismiss(None)
+            return
+        # In the comment box letters are text: the box takes them before they get here.
+        if not (event.is_printable and self._on_buttons()):
+            return
+        deciding = event.key in ("a", "r")
+        if deciding:
+            event.stop()
+        if not deciding or event.time < self.settled_at + TYPE_AHEAD:
+            self.settled_at = event.time  # typing goes on: the next key must wait too
+            if deciding:
+                verb = "approve" if event.key == "a" else "reject"
+                self._say(f"Still typing? Press {event.key} again to {verb}.", "yellow")
+            return
+        if event.key == "a":
             self._approve()
-
-    def action_reject(self) -> None:
-        if self._on_buttons():
-            self._reject()
-
-    def action_escape(self) -> None:
-        """From the comment box: back to the buttons. Anywhere else: close, still pending."""
-        if self.focused is self.query_one("#comment", Input):
-            self._to_buttons()
         else:
-            self.dismiss(None)
+            self._reject()
 
     def _approve(self) -> None:
         self.dismiss(Decision(True, self.comment))

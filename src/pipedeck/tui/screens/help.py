@@ -37,6 +37,7 @@ KEYS = [
     ("enter / esc", "in the comment box: back to the buttons, keeping the text"),
     ("escape", "on the buttons: close, leaving the approval pending"),
     ("", "typing in the comment box never decides; rejecting is r, reason, enter, r"),
+    ("", "an a or r typed within half a second of the dialog opening is asked for again"),
 ]
 
 

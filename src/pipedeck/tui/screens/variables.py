@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from pipedeck.tui.text import markup, plain
+from pipedeck.visible import visible
 
 
 class VariablesScreen(ModalScreen[dict[str, str] | None]):
@@ -27,7 +28,8 @@ class VariablesScreen(ModalScreen[dict[str, str] | None]):
             )
             for name, value in self.defaults.items():
                 yield Label(plain(name))
-                yield Input(value=value, id=f"var-{name}", classes="variable")
+                # An Input draws its value as is: control characters in a default are shown.
+                yield Input(value=visible(value), id=f"var-{name}", classes="variable")
             with Horizontal(classes="buttons"):
                 yield Button("Start (enter)", variant="primary", id="start")
                 yield Button("Cancel (esc)", id="cancel")
@@ -42,7 +44,12 @@ class VariablesScreen(ModalScreen[dict[str, str] | None]):
             self.dismiss(None)
 
     def _start(self) -> None:
-        self.dismiss({name: self.query_one(f"#var-{name}", Input).value for name in self.defaults})
+        values = {}
+        for name, default in self.defaults.items():
+            typed = self.query_one(f"#var-{name}", Input).value
+            # Untouched, a default is what the file says, not the stand-ins it was shown with.
+            values[name] = default if typed == visible(default) else typed
+        self.dismiss(values)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

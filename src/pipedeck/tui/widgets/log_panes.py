@@ -67,7 +67,7 @@ class LogPanes(Grid):
                 self._panes[spec.path] = view
                 view.show_timestamps = self._timestamps
                 view.show_file(spec.path, follow=True, title=spec.title)
-        self._arrange(wanted)
+        self._put_in_order(wanted)
         self._order = wanted
         self.styles.grid_size_columns = 1 if len(wanted) < 2 else 2
         self.set_class(len(wanted) > 1, "-many")
@@ -81,7 +81,7 @@ class LogPanes(Grid):
         self.mount(view)
         return view
 
-    def _arrange(self, wanted: list[Path]) -> None:
+    def _put_in_order(self, wanted: list[Path]) -> None:
         """The grid fills in child order: put the shown panes first, the selected one first."""
         shown = [self._panes[path] for path in wanted]
         for index, view in enumerate(shown):
