@@ -38,8 +38,7 @@ def visible(text: str, *, lines: bool = False, keep: str = "") -> str:
 
     `keep`: characters left as they are for a caller that deals with them next (a log view
     decodes its ANSI colours, then shows what is left). Text for which `str.isprintable()`
-    holds needs none of this (callers on a hot path check that first); the reverse is not
-    true, so `visible` is the one to trust.
+    holds is returned unchanged, so a hot path may skip the call for such text.
     """
     return text.translate(_table(lines, keep))
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 from pipedeck.engine import Engine, Project, current_user
 from pipedeck.store import Status
 from tests.cli.test_approval_cli import GATED, action, background, show, wait_until_waiting
-from tests.conftest import FAST, RepoMaker, git, run_cli
+from tests.conftest import FAST, RepoMaker, git, run_cli, wait_for
 
 PIPEDECK = f'{sys.executable} -m pipedeck --repo "$PIPEDECK_REPO_ROOT"'
 
@@ -56,8 +55,11 @@ def test_an_action_cannot_decide_its_own_gate(repo: RepoMaker, tmp_path: Path) -
     out = tmp_path / "run.out"
     with background(repo, out, "run", "ci") as proc:
         detail = wait_until_waiting(repo, proc, out)
-        while action(detail, "Approve", "sneak")["status"] in ("queued", "running"):
-            detail = show(repo)
+        wait_for(
+            lambda: action(show(repo), "Approve", "sneak")["status"] not in ("queued", "running"),
+            "the action's attempts",
+        )
+        detail = show(repo)
         tried = attempts.read_text().splitlines()
         assert len(tried) == 5, tried
         for number, line in enumerate(tried):
@@ -86,8 +88,11 @@ def left_waiting(repo: RepoMaker, timeout: str = "1h") -> str:
         project = Project.open(repo.root)
         engine = Engine(project, FAST)
         run = await engine.start(project.pipeline("ci"))
-        while project.store.run_by_id(run.id).status is not Status.WAITING:
+        for _ in range(600):
+            if project.store.run_by_id(run.id).status is Status.WAITING:
+                break
             await asyncio.sleep(0.05)
+        assert project.store.run_by_id(run.id).status is Status.WAITING
         left = await engine.close()
         project.close()
         return left[0].key
@@ -127,8 +132,7 @@ def test_approve_after_the_timeout_passed_with_no_engine_ends_it_timed_out(
     repo: RepoMaker,
 ) -> None:
     key = left_waiting(repo, timeout="1s")
-    while not expired(repo):
-        time.sleep(0.05)
+    wait_for(lambda: expired(repo), "the gate's deadline")
     result = run_cli("approve", key, cwd=repo.root)
     assert result.returncode == 1
     assert "expired" in result.stderr
@@ -142,13 +146,7 @@ def expired(repo: RepoMaker) -> bool:
     """The gate's deadline passed, by the store's own clock."""
     project = Project.open(repo.root)
     try:
-        run = project.store.find_run("ci")
-        approval = project.store.detail(run).stages[1].actions[0].approval
-        assert approval is not None and approval.expires_at is not None
-        row = project.store.connection().execute(
-            "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now') >= ?", (approval.expires_at,)
-        )
-        return bool(row.fetchone()[0])
+        return project.store.expired(project.store.find_run("ci").id)
     finally:
         project.close()
 
@@ -197,13 +195,12 @@ def test_a_decision_is_carried_out_by_whichever_engine_holds_the_repository(
     repo.commit("Add slow")
     out = tmp_path / "slow.out"
     with background(repo, out, "run", "slow") as proc:
-        while "slow/1" not in run_cli("runs", cwd=repo.root).stdout:
-            assert proc.poll() is None, out.read_text()
+        wait_for(lambda: "slow/1" in run_cli("runs", cwd=repo.root).stdout, "slow to start")
         result = run_cli("approve", key, "--comment", "go on", cwd=repo.root)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == f"{key}: approved by {current_user()}"
-        while show(repo, key)["status"] == "waiting":
-            assert proc.poll() is None, out.read_text()
+        wait_for(lambda: show(repo, key)["status"] != "waiting", "the run to be taken up")
+        assert proc.poll() is None, out.read_text()
         (repo.root / "done").touch()
         assert proc.wait(timeout=60) == 0, out.read_text()
     assert show(repo, key)["status"] == "succeeded"

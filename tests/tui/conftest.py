@@ -54,6 +54,7 @@ stages:
       - {name: staging, kind: deploy, environment: staging, run: 'echo deployed; sleep 0.2'}
 """
 """Source → Build (two parallel actions) → Test → Approval → Deploy, all quick."""
+CI_STAGES = ["Source", "Build", "Test", "Approval", "Deploy"]
 
 SLOW = """
 name: slow
@@ -109,6 +110,14 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def refreshes_pass(pilot: Pilot[None], app: PipedeckApp, count: int = 3) -> None:
+    """Let the main screen read the store and redraw `count` more times: for checks that
+    something stays as it is, a state to wait for instead of a guessed delay."""
+    main = app.main
+    seen = main._ticks
+    await until(pilot, lambda: main._ticks >= seen + count, f"{count} refreshes")
 
 
 async def decide(pilot: Pilot[None], key: str) -> None:

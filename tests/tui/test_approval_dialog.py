@@ -22,6 +22,7 @@ from tests.tui.conftest import (
     decide,
     latest,
     notifications,
+    refreshes_pass,
     text_of,
     until,
 )
@@ -98,27 +99,28 @@ async def test_a_approves_and_the_run_succeeds(ci_repo: RepoMaker) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
-def burst(app: PipedeckApp, *keys: str) -> None:
-    """Keys read from the terminal in one go, as fast typing (or a paste) arrives."""
-    for key in keys:
-        app.post_message(events.Key(key, "\r" if key == "enter" else key))
-
-
-async def test_typing_that_runs_on_past_enter_never_decides(ci_repo: RepoMaker) -> None:
-    """ "breaks login⏎and it": the `a` after enter is typing, not a decision."""
+@pytest.mark.parametrize("leave", ["enter", "tab"])
+async def test_typing_that_runs_on_out_of_the_comment_box_never_decides(
+    ci_repo: RepoMaker, leave: str
+) -> None:
+    """Typing "breaks login", enter (or tab), "and it": that `a` is typing, not a decision."""
     async with console(ci_repo.root) as (app, pilot):
         dialog = await dialog_opens(app, pilot)
         await pilot.press("tab", "tab", "tab", "tab")
         comment = dialog.query_one("#comment", Input)
         assert comment.has_focus
-        await pilot.press(*"breaks login", "enter")
+        await pilot.press(*"breaks login")
+        # Long after the dialog opened (its own guard is over) the typist leaves the box...
+        await refreshes_pass(pilot, app)
+        left = events.Key(leave, "\r" if leave == "enter" else "\t")
+        app.post_message(left)
         await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
-        # The typist goes on, a tenth of a second after the enter.
+        # ...and goes on typing, a tenth of a second after that key.
         for key in "and it":
             event = events.Key(key, key)
-            event.time = dialog.settled_at + 0.1
+            event.time = left.time + 0.1
             app.post_message(event)
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert app.screen is dialog
         assert comment.value == "breaks login"
         assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
@@ -133,12 +135,21 @@ async def test_a_typed_as_the_dialog_pops_up_is_not_a_decision(ci_repo: RepoMake
         dialog = await dialog_opens(app, pilot)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
-        burst(app, "a", "a")  # a double tap on the main screen: open, then (too soon) approve
-        await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog again")
-        await pilot.pause(0.3)
+        await pilot.press("a")  # opens it again
+        await until(
+            pilot,
+            lambda: isinstance(app.focused, Button) and app.focused.id == "approve",
+            "the dialog, its focus on Approve",
+        )
         dialog = app.screen
         assert isinstance(dialog, ApprovalDialog)
+        # A double tap: the second `a` came a tenth of a second after the dialog appeared.
+        second = events.Key("a", "a")
+        second.time = dialog.settled_at + 0.1
+        app.post_message(second)
+        await refreshes_pass(pilot, app)
         assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
+        assert shown(dialog, "#problem") == "Still typing? Press a again to approve."
         await decide(pilot, "a")
         await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
 
@@ -203,7 +214,7 @@ async def test_no_key_in_the_comment_box_decides_and_enter_never_presses_a_butto
             await pilot.press("shift+tab")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.focused, Button), "the focus on a button")
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert app.screen is dialog
         assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
         await decide(pilot, "a")  # from the buttons, `a` approves, with the comment typed
@@ -228,7 +239,7 @@ async def test_escape_leaves_it_pending_and_a_reopens_it(ci_repo: RepoMaker) -> 
         await dialog_opens(app, pilot)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert approval_of(app) == (Status.WAITING, Status.WAITING, None, None, None)
         assert isinstance(app.screen, MainScreen)  # it does not pop up again by itself
 
@@ -250,7 +261,7 @@ async def test_an_approval_from_another_store_closes_the_dialog(ci_repo: RepoMak
             other.close()
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         await until(pilot, lambda: approval_of(app)[0] is Status.SUCCEEDED, "the run to pass")
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         told = [n for n in notifications(app) if "was approved by" in n]
         assert told == ["ci/1 was approved by carol"]
         assert approval_of(app)[2:] == ("approved", "carol", "ship it")

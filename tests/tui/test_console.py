@@ -23,12 +23,14 @@ from pipedeck.tui.widgets.run_list import RunList
 from pipedeck.tui.widgets.stage_graph import Selection, StageGraph
 from tests.conftest import FAST, RepoMaker, git, gone, run_cli
 from tests.tui.conftest import (
+    CI_STAGES,
     SIZE,
     SLOW,
     action_statuses,
     console,
     latest,
     notifications,
+    refreshes_pass,
     status_of,
     text_of,
     until,
@@ -95,13 +97,7 @@ async def test_opening_shows_the_repository_and_its_pipelines(ci_repo: RepoMaker
         # It never ran: its graph is drawn from its file, every action still to run.
         graph = app.main.query_one(StageGraph)
         assert graph.detail is not None
-        assert [s.stage.name for s in graph.detail.stages] == [
-            "Source",
-            "Build",
-            "Test",
-            "Approval",
-            "Deploy",
-        ]
+        assert [s.stage.name for s in graph.detail.stages] == CI_STAGES
         assert {a.action.status for _, a in graph.detail.actions()} == {Status.QUEUED}
         assert "checkout" in graph.plain_text() and "staging" in graph.plain_text()
         assert runs.highlighted_option is not None
@@ -175,13 +171,7 @@ async def test_s_starts_the_selected_pipeline(ci_repo: RepoMaker) -> None:
         graph = app.main.query_one(StageGraph)
         await until(pilot, lambda: graph.detail is not None, "the graph to show the run")
         assert graph.detail is not None
-        assert [s.stage.name for s in graph.detail.stages] == [
-            "Source",
-            "Build",
-            "Test",
-            "Approval",
-            "Deploy",
-        ]
+        assert [s.stage.name for s in graph.detail.stages] == CI_STAGES
         await until(pilot, lambda: "ci/1" in options(app.main.query_one(RunList)), "the run row")
 
 
@@ -236,7 +226,7 @@ async def test_arrows_reach_every_pipeline_and_run_and_s_starts_the_highlighted_
         assert [s.stage.name for s in graph.detail.stages] == ["Build", "Check"]
         assert "say" in graph.plain_text() and "look" in graph.plain_text()
         # The cursor stays where it was put through the refreshes that follow.
-        await pilot.pause(0.5)
+        await refreshes_pass(pilot, app)
         assert runs.highlighted_option is not None
         assert runs.highlighted_option.id == "pipeline:alpha"
 
@@ -269,7 +259,7 @@ async def test_s_asks_for_variables_escape_starts_nothing_enter_starts_with_them
         await until(pilot, lambda: isinstance(app.screen, VariablesScreen), "the prompt")
         await pilot.press("escape")  # changed my mind: nothing starts
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert latest(app, "greet") is None
 
         await pilot.press("s")
@@ -321,7 +311,7 @@ async def test_arrows_and_jkl_move_the_graph_and_enter_opens_the_log(
         assert selected is not None
         assert (graph.selected_stage_name(), selected.action.name) == ("Build", "package")
         # The user's choice stays put through the refreshes that follow.
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert graph.selection == Selection(1, 1)
         pane = app.main.query_one(LogPanes).primary()
         assert pane is not None and pane.border_title == "Build/package"
@@ -363,7 +353,7 @@ async def test_c_cancels_the_shown_run_after_confirmation(repo: RepoMaker) -> No
         assert "Cancel slow/1?" in text_of(app.screen.query_one(".question", Static))
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-        await pilot.pause(0.3)
+        await refreshes_pass(pilot, app)
         assert status_of(app, "slow") is Status.RUNNING
 
         await pilot.press("c")

@@ -46,10 +46,7 @@ class Options:
 
     def user_email(self) -> str | None:
         """The deciding checkout's git `user.email`, recorded with a decision."""
-        try:
-            return self.project().repo.user_email()
-        except GitError:
-            return None
+        return self.project().repo.user_email()
 
     def find_run(self, ref: str) -> RunRecord:
         try:

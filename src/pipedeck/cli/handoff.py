@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from pipedeck.cli.context import fail
+from pipedeck.cli.context import fail, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.engine import requests
 from pipedeck.engine.follow import RunFollower
@@ -59,6 +59,11 @@ def follow(project: Project, run: RunRecord, since: str, as_json: bool) -> RunRe
     """Print the run as it goes; the first Ctrl-C asks the engine to cancel it."""
     printer = JsonPrinter() if as_json else HumanPrinter()
     follower = RunFollower(project.store, run, printer, since)
+    follower.on_left = lambda left: say(
+        f"pipedeck: the engine stopped and left {left.key} waiting; it goes on when a console"
+        f" or `pipedeck watch` takes it up, or with `pipedeck approve {left.key}`",
+        err=True,
+    )
 
     async def _follow() -> RunRecord:
         loop = asyncio.get_running_loop()

@@ -147,12 +147,19 @@ def _dump(path: Path, prefix: str | None) -> None:
 
 def _follow(store: Store, run: RunRecord, which: str | None) -> None:
     tails: dict[int, LogTail] = {}
+    said_left = False
     while True:
         current = store.run_by_id(run.id)
         if current.status.active and not engine_alive(store.state_dir, current.engine_id):
-            # Its engine died while we watched: settle the run rather than wait forever.
-            recover(store)
-            current = store.run_by_id(run.id)
+            if store.idle(current.id):
+                # Left waiting by an engine that stopped: it goes on when one takes it up.
+                if not said_left:
+                    said_left = True
+                    say(f"pipedeck: {current.key} waits with no engine running it", err=True)
+            else:
+                # Its engine died while we watched: settle the run rather than wait forever.
+                recover(store)
+                current = store.run_by_id(run.id)
         finished = not current.status.active
         for stage, action in _select(store.detail(current), which):
             if not action.action.log_path:
@@ -166,7 +173,7 @@ def _follow(store: Store, run: RunRecord, which: str | None) -> None:
                 )
         sys.stdout.flush()
         if finished:
-            say(f"==> {current.key} {current.status}", err=True)
+            say(f"==> {current.key} {current.status.look.words}", err=True)
             return
         time.sleep(0.1)
 

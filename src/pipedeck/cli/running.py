@@ -100,12 +100,12 @@ async def run_in_foreground(
 def say_left_waiting(runs: list[RunRecord]) -> None:
     """Runs an engine leaves waiting when it stops, and how to carry them on."""
     for run in runs:
-        what = "an approval" if run.status is Status.WAITING else f"{run.waiting_for}"
-        print(
+        what = "an approval" if run.status is Status.WAITING else run.waiting_for
+        say(
             f"pipedeck: {run.key} stays waiting for {what};"
-            f" the next console or `pipedeck watch` takes it up"
+            " the next console or `pipedeck watch` takes it up"
             + (f" (or `pipedeck approve {run.key}`)" if run.status is Status.WAITING else ""),
-            file=sys.stderr,
+            err=True,
         )
 
 
@@ -274,7 +274,7 @@ def cancel(opts: Options, run_ref: str, let_finish: bool, detach: bool) -> None:
     while True:
         current = store.run_by_id(run.id)
         if not current.status.active:
-            say(f"{run.key}: {current.status}")
+            say(f"{run.key}: {current.status.look.words}")
             return
         # A run left waiting is taken up by the repository's engine within a second or so.
         running = engine_alive(store.state_dir, current.engine_id)

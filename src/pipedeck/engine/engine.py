@@ -226,6 +226,9 @@ class Engine:
         if not store.claim(run.id, self.engine_id, run.engine_id):
             return None
         run = store.run_by_id(run.id)
+        if run.cancel_requested:  # nothing of it runs, so there is nothing to stop or wait for
+            store.close_run(run.id, Status.CANCELLED, "cancelled")
+            return store.run_by_id(run.id)
         try:
             pipeline = self._definition_of(run)
             commit = self.project.repo.resolve(run.commit)
@@ -385,11 +388,6 @@ class Engine:
         """This engine's runs that are doing something: an action runs, or is about to."""
         store = self.project.store
         return [store.run_by_id(i) for i in list(self._runs) if not store.idle(i)]
-
-    def idle_runs(self) -> list[RunRecord]:
-        """This engine's runs that only wait (an approval, a stage boundary)."""
-        store = self.project.store
-        return [store.run_by_id(i) for i in list(self._runs) if store.idle(i)]
 
     async def close(self) -> list[RunRecord]:
         """Stop: runs that only wait are left waiting for the next engine (quitting never

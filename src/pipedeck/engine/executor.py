@@ -147,11 +147,12 @@ class RunExecutor:
         ctx.publish(StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status))
         return stage_status, error
 
-    def _skip(self, stage_id: int | None, records: list) -> None:  # type: ignore[type-arg]
+    def _skip(self, stage_id: int | None, records: list[ActionRecord]) -> None:
         if stage_id is not None:
             self.ctx.store.set_stage_status(stage_id, Status.SKIPPED)
         for record in records:
-            self.ctx.store.set_action_status(record.id, Status.SKIPPED)
+            if record.status.active:  # what already ended keeps its result
+                self.ctx.store.set_action_status(record.id, Status.SKIPPED)
 
     async def _run_action(self, job: ActionJob) -> Outcome:
         ctx = self.ctx

@@ -41,6 +41,9 @@ class RunFollower:
         self.publish = publish
         self.since = since
         self._said: set[tuple[object, ...]] = set()
+        self._said_left = False
+        self.on_left: Callable[[RunRecord], None] = lambda run: None
+        """Told once that the run's engine left it waiting."""
         self._tails: dict[int, LogTail] = {}
 
     def _once(self, *key: object) -> bool:
@@ -129,8 +132,10 @@ class RunFollower:
     async def follow(self, interval: float = 0.1) -> RunRecord:
         """Poll until the run ends; return its final record.
 
-        If the engine running it dies meanwhile, the run is recovered here (marked
-        `interrupted`, its processes ended) rather than followed forever.
+        If the engine running it dies while it is at work, the run is recovered here (marked
+        `interrupted`, its processes ended) rather than followed forever. A run its engine
+        left waiting (for an approval) goes on when another engine takes it up: it is
+        followed until then, and `on_left` is called once to say so.
         """
         polls = 0
         while True:
@@ -139,6 +144,10 @@ class RunFollower:
                 return run
             polls += 1
             if polls % 10 == 0 and not engine_alive(self.store.state_dir, run.engine_id):
-                recover(self.store)
-                continue
+                if not self.store.idle(run.id):
+                    recover(self.store)
+                    continue
+                if not self._said_left:
+                    self._said_left = True
+                    self.on_left(run)
             await asyncio.sleep(interval)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_PATIENCE = 30.0
 """Seconds a client waits for an engine to take its request before giving up on it."""
+TAKE_UP_EVERY = 1.0
+"""Seconds between looks for runs left waiting with no engine (see `_take_up_left`)."""
 
 
 class EngineService:
@@ -80,12 +82,13 @@ class EngineService:
 
     async def _take_requests(self) -> None:
         store = self.engine.project.store
-        polls = 0
+        loop = asyncio.get_running_loop()
+        looked = loop.time()
         while True:
             while (request := store.requests.take_next()) is not None:
                 await self.carry_out(request)
-            polls += 1
-            if polls % 5 == 0:
+            if loop.time() - looked >= TAKE_UP_EVERY:
+                looked = loop.time()
                 await self._take_up_left()
             await asyncio.sleep(self.engine.settings.poll_interval)
 

@@ -119,9 +119,13 @@ CREATE TABLE IF NOT EXISTS approvals (
     comment TEXT,
     decided_email TEXT
 );
+CREATE TABLE IF NOT EXISTS pipeline_sources (
+    sha256 TEXT PRIMARY KEY,
+    source BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS run_definitions (
     run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-    source BLOB NOT NULL
+    sha256 TEXT NOT NULL REFERENCES pipeline_sources(sha256)
 );
 CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY,

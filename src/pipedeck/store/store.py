@@ -9,6 +9,7 @@ never both win.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -102,9 +103,15 @@ class Store:
                 ),
             ).lastrowid
             if definition is not None:
+                # Kept once per version of the file, however many runs it makes.
+                digest = hashlib.sha256(definition).hexdigest()
                 c.execute(
-                    "INSERT INTO run_definitions (run_id, source) VALUES (?, ?)",
-                    (run_id, definition),
+                    "INSERT OR IGNORE INTO pipeline_sources (sha256, source) VALUES (?, ?)",
+                    (digest, definition),
+                )
+                c.execute(
+                    "INSERT INTO run_definitions (run_id, sha256) VALUES (?, ?)",
+                    (run_id, digest),
                 )
             for s_pos, stage in enumerate(stages):
                 stage_id = c.execute(
@@ -141,7 +148,9 @@ class Store:
     def definition(self, run_id: int) -> bytes | None:
         """The pipeline file's bytes the run started with (None for runs older than that)."""
         row = self._conn.execute(
-            "SELECT source FROM run_definitions WHERE run_id = ?", (run_id,)
+            "SELECT p.source FROM run_definitions r JOIN pipeline_sources p USING (sha256)"
+            " WHERE r.run_id = ?",
+            (run_id,),
         ).fetchone()
         return bytes(row[0]) if row is not None else None
 

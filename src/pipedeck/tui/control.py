@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from pipedeck.definition import Pipeline
 from pipedeck.engine import Engine, Project, requests
-from pipedeck.gitrepo import GitError
 from pipedeck.store import RunRecord
 
 
@@ -65,10 +64,7 @@ class Control:
 
     def _email(self) -> str | None:
         """Who decides, as git knows them in this console's checkout."""
-        try:
-            return self.project.repo.user_email()
-        except GitError:
-            return None
+        return self.project.repo.user_email()
 
     def disable_transition(self, pipeline: str, stage: str, reason: str) -> None:
         requests.disable_transition(self.project.store, pipeline, stage, reason)

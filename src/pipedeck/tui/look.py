@@ -11,7 +11,3 @@ def icon(status: Status, spinner_frame: int = 0) -> str:
     if status is Status.RUNNING:
         return SPINNER[spinner_frame % len(SPINNER)]
     return status.look.icon
-
-
-def colour(status: Status) -> str:
-    return status.look.colour

@@ -2,9 +2,9 @@
 
 Commit subjects and authors, pipeline, stage and action names, approval messages, variable
 values, problem messages, file names and log lines are the repository's words, not ours.
-Passed to a widget as a `str`, Textual reads them as markup: `[/]` in a commit subject
-crashed the console, and `[@click=screen.approve]` made a subject approve a gate when clicked.
-So the console never hands a widget an outside `str`. Its own text is a constant template;
+Passed to a widget as a `str`, Textual reads them as markup: `[/]` in a commit subject would
+be an error, and `[@click=screen.approve]` a click that approves a gate. So the console never
+hands a widget an outside `str`. Its own text is a constant template;
 outside values go in through these functions, which make control characters visible
 (`pipedeck.visible`) and never parse them:
 

@@ -24,13 +24,13 @@ SYSTEM_USER = "pipedeck"
 async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     timeout = action.timeout or ctx.settings.approval_timeout
-    if job.record.status is Status.WAITING:
+    approval = ctx.store.approval(job.record.id) if job.record.status is Status.WAITING else None
+    if approval is not None:
         # Taken up again after the engine that asked stopped: the same approval, the same
         # deadline, and any decision made meanwhile.
-        approval = ctx.store.approval(job.record.id)
-        message, expires_at = (
-            approval.message,
-            approval.expires_at or format_time(datetime.now(UTC)),
+        message = approval.message
+        expires_at = approval.expires_at or format_time(
+            datetime.now(UTC) + timedelta(seconds=timeout)
         )
         write_log(ctx, job, "pipedeck: taken up again, still waiting for approval\n")
     else:
@@ -42,15 +42,16 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
         ctx.store.set_action_status(job.record.id, Status.WAITING)
         write_log(ctx, job, f"Waiting for approval: {message}\n")
     ctx.store.set_run_status(ctx.run.id, Status.WAITING)
-    ctx.publish(
-        ApprovalRequested(
-            **ctx.event_fields(),
-            stage=job.stage.name,
-            action=action.name,
-            message=message,
-            expires_at=expires_at,
+    if approval is None or approval.result is None:  # decided meanwhile: nobody is asked
+        ctx.publish(
+            ApprovalRequested(
+                **ctx.event_fields(),
+                stage=job.stage.name,
+                action=action.name,
+                message=message,
+                expires_at=expires_at,
+            )
         )
-    )
     left = (parse_time(expires_at) - datetime.now(UTC)).total_seconds()
     record = await _wait_for_decision(ctx, job, left)
     if record is None:

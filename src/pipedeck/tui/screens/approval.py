@@ -6,8 +6,8 @@ nothing itself: the screen that opened it passes the decision to the engine.
 A decision is made only by `a` or `r` while the focus is on the dialog's buttons, or by a
 click on one of them. Nothing typed into the comment box decides (every key there is text;
 `enter` and `escape` take the focus back to the buttons, keeping the text), and no key
-presses a button: Textual's buttons press on `enter`, and an `enter` meant to finish a
-reason once approved a deploy its user was rejecting.
+presses a button: Textual's buttons press on `enter`, and an `enter` that
+finishes a reason must not be read as a decision.
 
 Nor does typing that runs on: an `a` or `r` that arrives within `TYPE_AHEAD` of the dialog
 appearing, or of the focus coming back from the comment box, is taken for typing that went
@@ -31,7 +31,7 @@ from textual.widgets import Button, Input, Static
 
 from pipedeck.tui.approval_info import ApprovalInfo
 from pipedeck.tui.clock import Clock
-from pipedeck.tui.look import colour, icon
+from pipedeck.tui.look import icon
 from pipedeck.tui.text import line, markup, plain
 
 SHORT = 30
@@ -83,6 +83,8 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         """The button the focus goes back to from the comment box."""
         self._said = ""
         self._hinting = False
+        self._typing = False
+        """The focus is in the comment box."""
         self.settled_at = float("inf")
         """When the focus last came to the buttons without a person choosing them there (the
         dialog opening, `enter` in the comment box); decision keys typed before
@@ -141,7 +143,7 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         rows = [
             line(
                 markup("  "),
-                plain(f"{icon(status)} {status.look.words}", colour(status)),
+                plain(f"{icon(status)} {status.look.words}", status.look.colour),
                 markup(" $name", name=name),
             )
             for name, status in self.info.tests
@@ -161,9 +163,9 @@ class ApprovalDialog(ModalScreen[Decision | None]):
     def on_resize(self, event: events.Resize) -> None:
         # At 80x24 every row counts: borderless buttons and comment box keep all in view.
         short = event.size.height < SHORT
-        for widget in self.query("#decide Button, #decide Input"):
-            if isinstance(widget, Button | Input):
-                widget.compact = short
+        self.query_one("#comment", Input).compact = short
+        for button in self.query(DecisionButton):
+            button.compact = short
 
     # --- where the focus is --------------------------------------------------------------
 
@@ -174,9 +176,12 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         self.query_one(f"#{self._last_button}", Button).focus()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        if isinstance(event.widget, DecisionButton) and event.widget.id:
-            self._last_button = event.widget.id
         typing = event.widget is self.query_one("#comment", Input)
+        if isinstance(event.widget, DecisionButton):
+            self._last_button = event.widget.id or self._last_button
+            if self._typing:  # out of the comment box, by tab or otherwise: typing may go on
+                self.settled_at = event.time
+        self._typing = typing
         if typing and not self._said:
             self._say("typing a comment: enter or escape goes back to the buttons", hint=True)
         elif not typing and self._hinting:
@@ -208,7 +213,7 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         self._leave_comment(event.time)
 
     def _leave_comment(self, when: float) -> None:
-        self.settled_at = when
+        self.settled_at = when  # the key that left, which may be read before the focus moves
         self._to_buttons()
 
     def on_key(self, event: events.Key) -> None:

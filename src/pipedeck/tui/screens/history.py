@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from pipedeck.store import RunRecord, Status, Store
 from pipedeck.tui.clock import Clock, elapsed
-from pipedeck.tui.look import colour, icon
+from pipedeck.tui.look import icon
 from pipedeck.tui.text import markup, rich_plain
 from pipedeck.tui.widgets.key_bar import KeyBar
 
@@ -85,7 +85,7 @@ class HistoryScreen(Screen[str | None]):
         for run in shown:
             table.add_row(
                 rich_plain(run.key),
-                rich_plain(f"{icon(run.status)} {run.status.look.words}", colour(run.status)),
+                rich_plain(f"{icon(run.status)} {run.status.look.words}", run.status.look.colour),
                 rich_plain(run.commit[:7]),
                 rich_plain(run.commit_subject[:50]),
                 rich_plain(run.branch or ""),

@@ -96,7 +96,7 @@ class MainScreen(Steering, Screen[None]):
         """The run list's cursor is on the selected pipeline's own row, not one of its runs."""
         self.user_chose = False
         """Once the user picked a row, a run starting elsewhere no longer moves the cursor."""
-        self._plans: dict[int, RunDetail] = {}
+        self._plan_of: tuple[Pipeline, RunDetail] | None = None
         self.auto_action = True
         """Until the user moves in the graph, the graph selects the most telling action."""
         self.detail: RunDetail | None = None
@@ -175,9 +175,9 @@ class MainScreen(Steering, Screen[None]):
         pipeline = self._pipeline()
         if pipeline is None:
             return None
-        if id(pipeline) not in self._plans:
-            self._plans = {id(pipeline): planned(pipeline)}
-        return self._plans[id(pipeline)]
+        if self._plan_of is None or self._plan_of[0] is not pipeline:
+            self._plan_of = (pipeline, planned(pipeline))
+        return self._plan_of[1]
 
     def refresh_state(self) -> None:
         self._ticks += 1
@@ -322,8 +322,9 @@ class MainScreen(Steering, Screen[None]):
             self._notes_due = True
             self.app.bell()
             ok = event.status == Status.SUCCEEDED
+            words = Status(event.status).look.words
             self.notify(
-                f"{event.run} {event.status}", severity="information" if ok else "error", timeout=8
+                f"{event.run} {words}", severity="information" if ok else "error", timeout=8
             )
         if not isinstance(event, ApprovalRequested):
             self.queue_refresh()

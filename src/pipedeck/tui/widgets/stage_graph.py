@@ -20,7 +20,7 @@ from textual.widget import Widget
 
 from pipedeck.store import ActionDetail, RunDetail, StageDetail, Status
 from pipedeck.tui.clock import Clock, elapsed
-from pipedeck.tui.look import colour, icon
+from pipedeck.tui.look import icon
 from pipedeck.tui.text import segment
 from pipedeck.tui.widgets.graph_boxes import Box, Line, layout, plain
 from pipedeck.visible import visible
@@ -147,7 +147,7 @@ class StageGraph(Widget, can_focus=True):
             order = action.run_order
             selected = index == self.selection.stage and position == self.selection.action
             line = [
-                Segment(icon(action.status, frame) + " ", _style(colour(action.status))),
+                Segment(icon(action.status, frame) + " ", _style(action.status.look.colour)),
                 segment(action.name, _style("bold reverse") if selected else None),
             ]
             took = elapsed(self.clock, action.started_at, action.finished_at)
@@ -164,7 +164,7 @@ class StageGraph(Widget, can_focus=True):
         waiting = stage.status is Status.RUNNING and any(
             a.action.status is Status.WAITING for a in actions
         )
-        border = colour(Status.WAITING) if waiting else colour(stage.status)
+        border = Status.WAITING.look.colour if waiting else stage.status.look.colour
         return Box(
             title=visible(stage.name),
             subtitle=elapsed(self.clock, stage.started_at, stage.finished_at),
