@@ -278,3 +278,55 @@ def test_a_client_following_a_run_whose_engine_dies_sees_it_interrupted(
         assert client.wait(timeout=30) == 1
     assert "==> ci/1 interrupted" in out.read_text()
     assert runs_json(repo.root)[0]["status"] == "interrupted"
+
+
+GATED = """
+name: ci
+stages:
+  - name: Build
+    actions:
+      - {name: compile, kind: build, run: 'echo compiled'}
+  - name: Gate
+    actions:
+      - {name: ok, kind: approval, timeout: 1h}
+  - name: Ship
+    actions:
+      - {name: deploy, kind: deploy, run: 'echo shipped'}
+"""
+
+
+def test_stopping_watch_leaves_a_waiting_run_waiting_and_the_next_watch_takes_it_up(
+    repo: RepoMaker,
+) -> None:
+    trusted_repo(repo, GATED)
+    with watching(repo.root) as watcher:
+        repo.commit("feature")
+        wait_for(
+            lambda: runs_json(repo.root)[:1] and runs_json(repo.root)[0]["status"] == "waiting",
+            "the run to wait at its gate",
+        )
+        watcher.proc.send_signal(signal.SIGINT)
+        assert watcher.proc.wait(timeout=30) == 0
+        assert "ci/1 stays waiting for an approval" in watcher.stderr()
+        assert "cancelling" not in watcher.stderr()
+    assert [(r["run"], r["status"]) for r in runs_json(repo.root)] == [("ci/1", "waiting")]
+    # Decided while nothing watched; the next watcher carries it out as it starts.
+    approved = run_cli("approve", "ci/1", "--comment", "later", cwd=repo.root)
+    assert approved.returncode == 0, approved.stderr
+    assert "==> ci/1 succeeded" in approved.stderr  # no engine ran: approve carried it on
+    assert runs_json(repo.root)[0]["status"] == "succeeded"
+
+
+def test_the_next_watch_takes_up_a_run_left_waiting(repo: RepoMaker) -> None:
+    trusted_repo(repo, GATED)
+    with watching(repo.root) as watcher:
+        repo.commit("feature")
+        wait_for(
+            lambda: runs_json(repo.root)[:1] and runs_json(repo.root)[0]["status"] == "waiting",
+            "the run to wait at its gate",
+        )
+    with watching(repo.root) as watcher:
+        wait_for(lambda: "waits for approval" in watcher.stderr(), "the gate asked again")
+        approved = run_cli("approve", "ci/1", cwd=repo.root)
+        assert approved.returncode == 0, approved.stderr
+        wait_for(lambda: "==> ci/1 succeeded" in watcher.stderr(), "the new watcher to ship it")
