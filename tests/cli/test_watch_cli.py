@@ -295,36 +295,35 @@ stages:
 """
 
 
-def test_stopping_watch_leaves_a_waiting_run_waiting_and_the_next_watch_takes_it_up(
+def newest_waits(root: Path) -> bool:
+    runs = runs_json(root)
+    return bool(runs) and runs[0]["status"] == "waiting"
+
+
+def test_stopping_watch_leaves_a_waiting_run_waiting_and_approve_carries_it_on(
     repo: RepoMaker,
 ) -> None:
     trusted_repo(repo, GATED)
     with watching(repo.root) as watcher:
         repo.commit("feature")
-        wait_for(
-            lambda: runs_json(repo.root)[:1] and runs_json(repo.root)[0]["status"] == "waiting",
-            "the run to wait at its gate",
-        )
+        wait_for(lambda: newest_waits(repo.root), "the run to wait at its gate")
         watcher.proc.send_signal(signal.SIGINT)
         assert watcher.proc.wait(timeout=30) == 0
         assert "ci/1 stays waiting for an approval" in watcher.stderr()
         assert "cancelling" not in watcher.stderr()
     assert [(r["run"], r["status"]) for r in runs_json(repo.root)] == [("ci/1", "waiting")]
-    # Decided while nothing watched; the next watcher carries it out as it starts.
+    # Decided while nothing watches: `approve` itself carries the run to its end.
     approved = run_cli("approve", "ci/1", "--comment", "later", cwd=repo.root)
     assert approved.returncode == 0, approved.stderr
-    assert "==> ci/1 succeeded" in approved.stderr  # no engine ran: approve carried it on
+    assert "==> ci/1 succeeded" in approved.stderr
     assert runs_json(repo.root)[0]["status"] == "succeeded"
 
 
 def test_the_next_watch_takes_up_a_run_left_waiting(repo: RepoMaker) -> None:
     trusted_repo(repo, GATED)
-    with watching(repo.root) as watcher:
+    with watching(repo.root):
         repo.commit("feature")
-        wait_for(
-            lambda: runs_json(repo.root)[:1] and runs_json(repo.root)[0]["status"] == "waiting",
-            "the run to wait at its gate",
-        )
+        wait_for(lambda: newest_waits(repo.root), "the run to wait at its gate")
     with watching(repo.root) as watcher:
         wait_for(lambda: "waits for approval" in watcher.stderr(), "the gate asked again")
         approved = run_cli("approve", "ci/1", cwd=repo.root)
