@@ -106,20 +106,16 @@ def test_kill_9_leaves_an_interrupted_run_its_log_and_no_processes(
         # The store as the killed process left it, read before any pipedeck process opens it.
         rows = query(state / "pipedeck.db", "SELECT pipeline, number, status FROM runs")
         assert rows == [("ci", 1, "running")]
-        # The action's processes outlived it (nobody has cleaned up yet).
-        assert not any(gone(pid) for pid in pids)
+        # No pipedeck command has run since, yet the action's processes end with the engine,
+        # the one that ignores SIGTERM and the one in a session of its own too: the action's
+        # reaper outlives the engine only to end them.
+        wait_for(lambda: all(gone(pid) for pid in pids), "the action's processes to end")
 
         listed = run_cli("runs", "--json", cwd=repo.root)
         assert listed.returncode == 0, listed.stderr
         runs = json.loads(listed.stdout)
         assert [(r["number"], r["status"]) for r in runs] == [(1, "interrupted")]
         assert runs[0]["finished_at"] is not None
-
-        deadline = time.monotonic() + 10
-        while not all(gone(pid) for pid in pids):
-            alive = [pid for pid in pids if not gone(pid)]
-            assert time.monotonic() < deadline, f"left running: {alive} of {pids}"
-            time.sleep(0.05)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -248,7 +244,7 @@ def test_logs_follow_ends_when_the_engine_is_killed(repo: RepoMaker, tmp_path: P
         run_cli("runs", cwd=repo.root)
 
 
-CLEAN_ENV = """
+ESCAPED = """
 name: ci
 stages:
   - name: Build
@@ -259,37 +255,45 @@ stages:
         run: |
           root="$PIPEDECK_REPO_ROOT"
           env -i /bin/bash -c "echo \\$\\$ > '$root/clean.pid'; exec sleep 60" &
+          setsid bash -c 'echo $$ > "$PIPEDECK_REPO_ROOT/daemon.pid"; exec sleep 60' &
+          echo $PPID > "$root/reaper.pid"
           sleep 60
 """
 
 
-def test_recovery_ends_a_child_with_a_cleared_environment(repo: RepoMaker, tmp_path: Path) -> None:
-    repo.pipeline(CLEAN_ENV)
+def test_recovery_is_the_last_net_when_the_reaper_and_the_engine_are_both_killed(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    """The reaper gone as well, what is left is found by the run marker and its group."""
+    repo.pipeline(ESCAPED)
     repo.commit()
-    pid_file = repo.root / "clean.pid"
-    pid = 0
+    names = ("clean.pid", "daemon.pid", "reaper.pid")
+    pids: list[int] = []
     with (tmp_path / "run.out").open("wb") as out:
         proc = subprocess.Popen(
             [*PIPEDECK, "run", "ci"], cwd=repo.root, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        wait_for(lambda: read_pid(pid_file) is not None, "the child's pid file")
-        pid = read_pid(pid_file) or 0
-        # The child is in the action's process group, not a session of its own.
-        assert os.getpgid(pid) != pid
+        wait_for(lambda: all(read_pid(repo.root / n) for n in names), "the pid files")
+        clean, daemon, reaper = pids = [read_pid(repo.root / n) or 0 for n in names]
+        # One child with an empty environment in the action's group, one marked daemon in a
+        # session of its own.
+        assert os.getpgid(clean) == reaper and os.getsid(daemon) == daemon
+        # Frozen first, so the engine cannot notice the reaper go and clean up itself.
+        proc.send_signal(signal.SIGSTOP)
+        os.kill(reaper, signal.SIGKILL)
+        wait_for(lambda: gone(reaper), "the reaper to die")
         proc.kill()
         proc.wait()
-        assert not gone(pid)
+        assert not gone(clean) and not gone(daemon)
 
         listed = run_cli("runs", "--json", cwd=repo.root)
         assert [r["status"] for r in json.loads(listed.stdout)] == ["interrupted"]
-        deadline = time.monotonic() + 10
-        while not gone(pid):
-            assert time.monotonic() < deadline, f"process {pid} of the action left running"
-            time.sleep(0.05)
+        wait_for(lambda: gone(clean) and gone(daemon), "recovery to end what was left")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if pid and not gone(pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            if pid and not gone(pid):
+                os.kill(pid, signal.SIGKILL)

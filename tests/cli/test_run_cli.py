@@ -123,15 +123,22 @@ def test_var_overrides_a_declared_variable(repo: RepoMaker) -> None:
 
 def test_bad_var_is_an_error_and_starts_nothing(repo: RepoMaker) -> None:
     ci_repo(repo)
-    undeclared, malformed = run_all(
-        repo.root, ("run", "ci", "--var", "NOPE=1"), ("run", "ci", "--var", "GREETING")
+    undeclared, malformed, reserved = run_all(
+        repo.root,
+        ("run", "ci", "--var", "NOPE=1"),
+        ("run", "ci", "--var", "GREETING"),
+        ("run", "ci", "--var", "PIPEDECK_RUN_TOKEN=x"),
+    )
+    assert reserved.returncode == 1
+    assert reserved.stderr == (
+        "pipedeck: --var 'PIPEDECK_RUN_TOKEN': PIPEDECK_* names are pipedeck's and cannot be set\n"
     )
     assert undeclared.returncode == 1
     assert "NOPE" in undeclared.stderr
     assert "GREETING" in undeclared.stderr  # says what is declared
     assert malformed.returncode == 1
     assert "NAME=VALUE" in malformed.stderr
-    for result in (undeclared, malformed):
+    for result in (undeclared, malformed, reserved):
         assert result.stdout == ""
         no_traceback(result.stderr)
     assert runs_json(repo) == []

@@ -226,11 +226,12 @@ def test_kill_9_of_the_watcher_interrupts_its_runs_and_ends_their_processes(
         os.kill(watcher.proc.pid, signal.SIGKILL)
         watcher.proc.wait()
     daemon = read_pid(repo.root / "daemon.pid")
-    assert daemon is not None and not gone(daemon)
-    # The next engine (or any command) finds the dead engine's run and cleans up.
+    assert daemon is not None
+    # The action's processes end with the engine, the setsid daemon too, before any command.
+    wait_for(lambda: gone(daemon), "the setsid daemon to end")
+    # The next engine (or any command) finds the dead engine's run.
     shown = run_cli("runs", cwd=repo.root, check=True)
     assert "ci/1 was left running; marked interrupted" in shown.stderr
-    wait_for(lambda: gone(daemon), "the setsid daemon to end")
     assert runs_json(repo.root)[0]["status"] == "interrupted"
     # The lock went with the dead process: a new watcher starts.
     with watching(repo.root) as again:

@@ -214,3 +214,26 @@ def test_rules_still_run_where_validation_failed_elsewhere(problems: Problems) -
         "stages[0].actions[0].timeout",
         "stages[0].actions[1].run",
     ]
+
+
+def test_pipedeck_names_cannot_be_set_anywhere(problems: Problems) -> None:
+    found = problems(
+        "name: p\n"
+        "variables: {PIPEDECK_RUN_TOKEN: x, APP: demo}\n"
+        "env: {PIPEDECK_WORKSPACE: /tmp, HOME: /root}\n"
+        "stages:\n"
+        "  - name: Build\n"
+        "    actions:\n"
+        "      - name: a\n"
+        "        kind: build\n"
+        "        run: make\n"
+        "        env: {PIPEDECK_ACTION_TOKEN: y, pipedeck_lower: fine}\n"
+    )
+    assert found == [
+        "2:13: variables.PIPEDECK_RUN_TOKEN: 'PIPEDECK_RUN_TOKEN' cannot be a variable: "
+        "PIPEDECK_* names are pipedeck's",
+        "3:7: env.PIPEDECK_WORKSPACE: 'PIPEDECK_WORKSPACE' cannot be an environment variable: "
+        "PIPEDECK_* names are pipedeck's",
+        "10:15: stages[0].actions[0].env.PIPEDECK_ACTION_TOKEN: 'PIPEDECK_ACTION_TOKEN' cannot be "
+        "an environment variable: PIPEDECK_* names are pipedeck's",
+    ]

@@ -155,6 +155,16 @@ def test_manual_and_deleted_refs_never_run(pipeline: Callable[[str], Pipeline]) 
     assert decide(pipeline(""), branch("main", new=None), **on) is None
 
 
+def test_the_engines_own_deploy_tags_never_run(pipeline: Callable[[str], Pipeline]) -> None:
+    on = {"current_branch": "main", "changed_paths": no_paths}
+    for tags in ("['**']", "['pipedeck/*']", "['pipedeck/**']"):
+        p = pipeline(f"trigger: {{tags: {tags}}}\n")
+        assert decide(p, tag("pipedeck/production"), **on) is None
+        assert decide(p, tag("pipedeck/staging", new=A), **on) is None
+    everything = pipeline("trigger: {tags: ['**']}\n")
+    assert decide(everything, tag("v2/pipedeck"), **on) == "tag v2/pipedeck"
+
+
 @pytest.fixture
 def app(repo: RepoMaker) -> tuple[RepoMaker, GitRepo]:
     repo.write("src/app.py", "print('hi')\n")

@@ -86,8 +86,10 @@ async def test_workspace_is_a_fresh_copy_and_the_environment_is_complete(
     assert env["PIPEDECK_ACTION"] == "dump"
     assert env["PIPEDECK_COMMIT"] == sha
     assert env["PIPEDECK_BRANCH"] == "main"
-    assert env["PIPEDECK_INPUT_SOURCE"] == str(layout.artifact("source"))
-    assert env["PIPEDECK_OUTPUT_WHEEL_FILES"] == str(layout.artifact("wheel-files"))
+    # The first input is the workspace (CodeBuild's CODEBUILD_SRC_DIR); an output is made in
+    # staging and sealed into the artifact when the action succeeds.
+    assert env["PIPEDECK_INPUT_SOURCE"] == str(layout.work("Build", "dump"))
+    assert env["PIPEDECK_OUTPUT_WHEEL_FILES"] == str(layout.staging("wheel-files"))
     assert env["APP"] == "demo" and env["VERSION"] == "1.10"
     assert env["LEVEL"] == "pipeline" and env["SHARED"] == "action"
     assert env["REF"] == sha[:7]

@@ -28,7 +28,7 @@ class Options:
         if self._project is None:
             try:
                 self._project = Project.open(self.repo, self.state_dir)
-            except GitError as exc:
+            except (GitError, StoreError) as exc:
                 fail(str(exc))
             except (OSError, sqlite3.DatabaseError) as exc:
                 where = self.state_dir or "the state directory"

@@ -16,6 +16,7 @@ from pipedeck.cli import handoff
 from pipedeck.cli.context import Options, fail, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition.model import Pipeline
+from pipedeck.definition.rules import RESERVED_PREFIX
 from pipedeck.engine import Engine, EngineError, RequestError, requests
 from pipedeck.engine.events import Event, RunEvent
 from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
@@ -31,6 +32,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             fail(f"--var {pair!r}: write it as NAME=VALUE")
+        if name.startswith(RESERVED_PREFIX):
+            fail(f"--var {name!r}: {RESERVED_PREFIX}* names are pipedeck's and cannot be set")
         values[name] = value
     return values
 

@@ -43,7 +43,29 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
     for action in actions:
         findings.extend(_kind_rules(action))
     findings.extend(_artifacts(actions, line_of))
+    findings.extend(_reserved_names(data, actions))
     return findings
+
+
+RESERVED_PREFIX = "PIPEDECK_"
+"""Environment names pipedeck sets for every action (its run, workspace, artifacts, marker)."""
+
+
+def _reserved_names(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:
+    """`PIPEDECK_*` cannot be set: overriding the run marker hides processes from cleanup,
+    and overriding an artifact path points an action at another's files."""
+    places: list[tuple[DataPath, Any, str]] = [
+        (("variables",), data.get("variables"), "a variable"),
+        (("env",), data.get("env"), "an environment variable"),
+    ]
+    places += [((*a.path, "env"), a.raw.get("env"), "an environment variable") for a in actions]
+    for path, mapping, what in places:
+        if not isinstance(mapping, dict):
+            continue
+        for name in mapping:
+            if isinstance(name, str) and name.startswith(RESERVED_PREFIX):
+                message = f"{name!r} cannot be {what}: {RESERVED_PREFIX}* names are pipedeck's"
+                yield Finding((*path, name), message, "key")
 
 
 def _unique_names(stages: list[Any], line_of: Callable[[DataPath], int]) -> Iterator[Finding]:

@@ -1,8 +1,11 @@
-"""Artifacts and workspaces: immutable named directories, and fresh copies to work in.
+"""Artifacts and workspaces: sealed named directories, and checked copies to work in.
 
-An artifact is frozen (write bits removed) once its producing action succeeded. A workspace is
-a writable copy of the action's first input artifact, like CodeBuild's primary source. Files
-an output collects by glob must stay inside the workspace: absolute patterns, `..`, and
+An action fills an output in a staging directory (`$PIPEDECK_OUTPUT_<NAME>`, or files
+collected from its workspace by `paths:`); once the action succeeded the output is sealed
+(`manifest.seal`): checked, frozen, recorded. A consumer's workspace is a writable copy of its
+first input artifact, like CodeBuild's primary source, and every other input is a read-only
+copy of its own; both are made from the manifest and verified byte for byte as they are made.
+Files an output collects by glob must stay inside the workspace: absolute patterns, `..`, and
 symlinks that point outside are refused with an `ArtifactError` the action reports as its
 failure.
 """
@@ -15,90 +18,35 @@ import shutil
 import stat
 from pathlib import Path
 
-_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+from pipedeck.engine.manifest import (
+    ArtifactError,
+    changed,
+    discard,
+    hand_out,
+    is_sealed,
+    remove_tree,
+    seal,
+)
 
+__all__ = [
+    "ArtifactError",
+    "changed",
+    "collect",
+    "discard",
+    "env_suffix",
+    "hand_out",
+    "inside",
+    "is_sealed",
+    "remove_tree",
+    "seal",
+]
 
-class ArtifactError(Exception):
-    """An output that cannot be collected as declared."""
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def env_suffix(name: str) -> str:
     """`wheel-files` -> `WHEEL_FILES`: how artifact names appear in variable names."""
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy `src` into `dst` (created), writable, keeping exec bits and symlinks as links."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for root, dirs, files in os.walk(src):
-        rel = Path(root).relative_to(src)
-        target = dst / rel
-        for d in list(dirs):
-            source = Path(root, d)
-            if source.is_symlink():
-                dirs.remove(d)
-                os.symlink(os.readlink(source), target / d)
-            else:
-                (target / d).mkdir(exist_ok=True)
-        for f in files:
-            source = Path(root, f)
-            if source.is_symlink():
-                os.symlink(os.readlink(source), target / f)
-                continue
-            shutil.copyfile(source, target / f)
-            os.chmod(target / f, (source.stat().st_mode & 0o777) | stat.S_IWUSR)
-
-
-def freeze(path: Path) -> None:
-    """Remove write bits everywhere below `path` (and on it): the artifact is final."""
-    for root, dirs, files in os.walk(path, topdown=False):
-        for name in files + dirs:
-            p = Path(root, name)
-            if p.is_symlink():
-                continue
-            if p.is_file() and p.stat().st_nlink > 1:
-                _unshare(p)
-            p.chmod(p.stat().st_mode & ~_WRITE_BITS)
-    path.chmod(path.stat().st_mode & ~_WRITE_BITS)
-
-
-def _unshare(path: Path) -> None:
-    """Replace a hard link by a private copy, so freezing it cannot touch files elsewhere."""
-    tmp = path.with_name(path.name + ".pipedeck-copy")
-    shutil.copy2(path, tmp)
-    tmp.replace(path)
-
-
-def thaw(path: Path) -> None:
-    """Give write bits back so a frozen tree can be removed (retention, tests)."""
-    if not path.exists():
-        return
-    path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    for root, dirs, files in os.walk(path):
-        for name in files + dirs:
-            p = Path(root, name)
-            if not p.is_symlink():
-                p.chmod(p.stat().st_mode | stat.S_IWUSR)
-
-
-def remove_tree(tree: Path) -> None:
-    """Delete a tree an earlier attempt left, frozen or not."""
-    if tree.exists():
-        thaw(tree)
-        shutil.rmtree(tree)
-
-
-def check_contained(tree: Path) -> None:
-    """Refuse symlinks inside `tree` that resolve outside it."""
-    top = tree.resolve()
-    for root, dirs, files in os.walk(tree):
-        for name in dirs + files:
-            p = Path(root, name)
-            if p.is_symlink() and not inside(p.resolve(), top):
-                link = p.relative_to(tree)
-                raise ArtifactError(
-                    f"{link} is a symlink to {os.readlink(p)}, outside the artifact; refused"
-                )
 
 
 def collect(workspace: Path, patterns: list[str], dest: Path) -> list[Path]:
@@ -122,12 +70,49 @@ def collect(workspace: Path, patterns: list[str], dest: Path) -> list[Path]:
         rel = hit.relative_to(workspace)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if hit.is_dir():
-            copy_tree(hit, target)
-            check_contained(target)
+        # A matched link is collected as what it points to (inside the workspace, checked).
+        source = hit.resolve()
+        if source.is_dir():
+            _copy_tree(source, target, rel)
         else:
-            shutil.copy2(hit.resolve(), target)
+            _copy_file(source, target, str(rel))
     return matched
+
+
+def _copy_tree(src: Path, dst: Path, rel: Path) -> None:
+    """Copy a directory as it is: links stay links (sealing checks where they point)."""
+    dst.mkdir(exist_ok=True)
+    for root, dirs, files in os.walk(src):
+        here = Path(root)
+        target = dst / here.relative_to(src)
+        for name in dirs + files:
+            source = here / name
+            info = os.lstat(source)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(source), target / name)
+            elif stat.S_ISDIR(info.st_mode):
+                (target / name).mkdir(exist_ok=True)
+            else:
+                _copy_file(source, target / name, str(rel / source.relative_to(src)))
+        # os.walk would not descend into links to directories anyway; be explicit.
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+
+
+def _copy_file(src: Path, dst: Path, rel: str) -> None:
+    """Copy a regular file; a FIFO, a socket or a device is refused, never read."""
+    fd = os.open(src, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArtifactError(
+                f"{rel} is not a regular file; an artifact holds only files, directories "
+                "and symlinks inside it"
+            )
+        with os.fdopen(os.dup(fd), "rb") as fin, open(dst, "xb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        os.chmod(dst, stat.S_IMODE(info.st_mode))
+    finally:
+        os.close(fd)
 
 
 def inside(path: Path, top: Path) -> bool:

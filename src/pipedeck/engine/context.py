@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from pipedeck.definition.model import Action, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
+from pipedeck.engine.environment import action_base
 from pipedeck.engine.events import Event
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import Commit, GitRepo
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 RUN_TOKEN_VAR = "PIPEDECK_RUN_TOKEN"
 """Set in every action's environment; recovery finds a dead run's processes by it, even ones
 that left the process group (`setsid`)."""
+ACTION_TOKEN_VAR = "PIPEDECK_ACTION_TOKEN"
+"""Set in one action's environment: what the action leaves alive when it ends is found by it."""
 
 
 class RunRef(TypedDict):
@@ -78,8 +80,11 @@ class RunContext:
     def publish(self, event: Event) -> None:
         self.bus.publish(event)
 
+    def action_token(self, stage: Stage, action: Action) -> str:
+        return f"{self.token}/{stage.name}/{action.name}"
+
     def base_env(self, stage: Stage, action: Action) -> dict[str, str]:
-        env = dict(os.environ)
+        env = action_base(self.repo.root)
         env.update(self.variables.namespace("variables"))
         env.update(
             {
@@ -92,6 +97,7 @@ class RunContext:
                 "PIPEDECK_BRANCH": self.run.branch or "",
                 "PIPEDECK_REPO_ROOT": str(self.repo.root),
                 RUN_TOKEN_VAR: self.token,
+                ACTION_TOKEN_VAR: self.action_token(stage, action),
             }
         )
         return env

@@ -16,7 +16,7 @@ from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import ActionKind, Pipeline
 from pipedeck.engine import requests
 from pipedeck.engine.actions.source import set_source_variables
-from pipedeck.engine.artifacts import remove_tree
+from pipedeck.engine.artifacts import discard
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
 from pipedeck.engine.events import RunFinished
@@ -170,7 +170,7 @@ class Engine:
     ) -> RunRecord:
         store = self.project.store
         for path in plan.stale_artifacts:
-            await asyncio.to_thread(remove_tree, path)
+            await asyncio.to_thread(discard, path)
         run = store.run_by_id(run.id)
         self._launch(self._restored(run, pipeline, commit), from_stage=plan.stage_position)
         return run

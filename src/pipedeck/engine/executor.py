@@ -28,6 +28,7 @@ from pipedeck.engine.events import (
 from pipedeck.engine.scheduler import StoppedWhileWaiting, Superseded
 from pipedeck.engine.variables import VariableError
 from pipedeck.gitrepo import GitError
+from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX
 from pipedeck.store import ActionRecord, StageDetail, Status
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class RunExecutor:
         store = ctx.store
         path = log_path(ctx, job)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        path.touch(mode=0o600)
         store.set_action_log(job.record.id, path)
         if job.record.status is not Status.WAITING:
             # An approval taken up again keeps waiting: deciding needs it `waiting`, and
@@ -211,7 +212,7 @@ class RunExecutor:
         ctx.store.add_deployment(ctx.run.id, job.record.id, environment, ctx.commit.sha)
         try:
             ctx.repo.tag(
-                f"pipedeck/{environment}",
+                f"{DEPLOY_TAG_PREFIX}{environment}",
                 ctx.commit.sha,
                 f"Deployed to {environment} by {ctx.run.key} ({job.stage.name}/{job.action.name})",
             )

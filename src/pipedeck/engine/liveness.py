@@ -24,7 +24,7 @@ class EngineLease:
         self.engine_id = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._path = _lock_path(state_dir, self.engine_id)
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def release(self) -> None:
@@ -72,7 +72,7 @@ class RepoLock:
         """Take the lock if nobody holds it; None if another engine does."""
         path = state_dir / "lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         # `lock_holder` takes the lock shared for an instant to see if anyone holds it; a
         # few tries keep a client's look from turning away a would-be engine.
         for attempt in range(5):

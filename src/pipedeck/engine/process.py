@@ -1,11 +1,16 @@
-"""Running one action's script: its own process group, its log, its end.
+"""Running one action's script: its own process tree, its log, its end.
 
-The script runs under `bash -eo pipefail` in a new session, so the whole tree it starts shares
-one process group. Output (stdout and stderr on one pipe, so their order is kept) is read in
-chunks straight from the pipe, appended to the log file as it arrives, and handed to a
-callback as whole lines. A timeout or a cancel sends SIGTERM to the group, waits a grace
-period, then SIGKILL; when the script ends on its own, anything it left running in its group is
-ended the same way, so no process of an action outlives it.
+The script runs under `bash -eo pipefail`, as the only child of a reaper (`reaper.py`) in a new
+session. The reaper is a child subreaper, so every process the script starts stays below it
+whatever it does to its session, group or environment; when the script ends, or on a timeout
+or cancel (SIGTERM to the reaper), or when the engine dies, the reaper sends SIGTERM to all of
+them, waits a grace period, SIGKILLs what is left, and exits with the script's status. Two nets
+stay under it: the action's process group is signalled, and any process still carrying the
+action's marker in its environment (one that got out from under a killed reaper) is killed.
+Where Linux's subreaper is not available, the process group alone is what is ended.
+
+Output (stdout and stderr on one pipe, so their order is kept) is read in chunks straight from
+the pipe, appended to the log file as it arrives, and handed to a callback as whole lines.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +36,9 @@ MAX_PENDING_LINE = 1 << 20
 """A line longer than this is passed on in pieces rather than held in memory without end."""
 KILL_WAIT = 5.0
 """Seconds to wait for a group to vanish after SIGKILL before reporting it and moving on."""
+REAPER = Path(__file__).with_name("reaper.py")
+SUBREAPER = sys.platform.startswith("linux") and procfs.AVAILABLE
+"""The reaper needs Linux's PR_SET_CHILD_SUBREAPER and /proc."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +138,35 @@ async def end_group(pgid: int, grace: float) -> None:
         log.warning("process group %d still has %s after SIGKILL", pgid, survivors or "members")
 
 
+def end_marked(entry: str) -> int:
+    """Kill every process whose environment holds `entry`, and their groups; say how many.
+
+    A reaper among them is told to end its tree at once rather than killed: killed, it would
+    hand its tree to init, out of reach.
+    """
+    if not procfs.AVAILABLE:
+        return 0
+    pids = procfs.with_environment_entry(entry)
+    reapers = {pid for pid in pids if _is_reaper(pid)}
+    groups = {info[0] for pid in pids if (info := procfs.group_and_state(pid)) is not None}
+    groups -= {info[0] for pid in reapers if (info := procfs.group_and_state(pid)) is not None}
+    for pid in reapers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGUSR1)
+    for pgid in groups:
+        # Never our own group: a console started from the same shell may share it.
+        if pgid != os.getpgrp():
+            _signal_group(pgid, signal.SIGKILL)
+    for pid in set(pids) - reapers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
+
+
+def _is_reaper(pid: int) -> bool:
+    return str(REAPER).encode() in procfs.command_line(pid)[:4]
+
+
 async def run_script(
     script: str,
     *,
@@ -141,29 +179,33 @@ async def run_script(
     cancel: asyncio.Event | None = None,
     grace: float = 5.0,
     spawn_lock: asyncio.Lock | None = None,
+    marker: str | None = None,
 ) -> ProcessResult:
-    """Run `script` with bash; return once it and everything it started are gone."""
+    """Run `script` with bash; return once it and everything it started are gone.
+
+    `marker` is a `NAME=value` entry of `env` that only this action's processes carry: any
+    still alive after the tree is ended are killed by it.
+    """
     loop = asyncio.get_running_loop()
     log = LogWriter(log_path)
     try:
         async with spawn_lock or contextlib.nullcontext():
-            transport, reader = await _spawn(loop, log, on_lines, script, cwd, env)
-        pgid = transport.get_pid()
+            transport, reader = await _spawn(loop, log, on_lines, script, cwd, env, grace)
+        pid = transport.get_pid()
         try:
             if on_start is not None:
-                on_start(pgid)
+                on_start(pid)
             timed_out, cancelled = await _wait(reader.exited, timeout, cancel)
         except BaseException:
             # The engine is stopping (or failed around us): the action's processes must not
             # outlive it, and the script is reaped so nothing is left half-closed.
-            await asyncio.shield(_end_and_reap(pgid, grace, reader.exited))
+            await asyncio.shield(_end(pid, grace, reader.exited, marker))
             transport.close()
             raise
         try:
-            # Stopped or finished, whatever is left in the group goes too.
-            await end_group(pgid, grace)
-            await reader.exited
-            # A daemon that left the group may still hold the pipe; do not wait on it forever.
+            # Stopped or finished, whatever is left goes too.
+            await _end(pid, grace, reader.exited, marker)
+            # A process that got away may still hold the pipe; do not wait on it forever.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader.closed), 1.0)
             reader.flush()
@@ -182,16 +224,17 @@ async def _spawn(
     script: str,
     cwd: Path,
     env: Mapping[str, str],
+    grace: float,
 ) -> tuple[asyncio.SubprocessTransport, _Reader]:
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    if SUBREAPER:
+        # -I -S: the reaper is our own file and the standard library, nothing from the
+        # environment (PYTHONPATH, site-packages) the action is given.
+        reaper = [sys.executable, "-I", "-S", str(REAPER), repr(grace), str(os.getpid())]
+        command = reaper + command
     return await loop.subprocess_exec(
         lambda: _Reader(log, on_lines),
-        "bash",
-        "--noprofile",
-        "--norc",
-        "-eo",
-        "pipefail",
-        "-c",
-        script,
+        *command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -201,9 +244,18 @@ async def _spawn(
     )
 
 
-async def _end_and_reap(pgid: int, grace: float, exited: asyncio.Future[None]) -> None:
-    await end_group(pgid, grace)
+async def _end(pid: int, grace: float, exited: asyncio.Future[None], marker: str | None) -> None:
+    """End the tree under `pid` (the session leader: reaper, or bash without one)."""
+    if SUBREAPER and not exited.done():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        # The reaper takes `grace`, then kills; only a wedged reaper makes us step in.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(exited), grace + KILL_WAIT)
+    await end_group(pid, 0.0 if SUBREAPER else grace)
     await exited
+    if marker is not None:
+        await asyncio.to_thread(end_marked, marker)
 
 
 async def _wait(

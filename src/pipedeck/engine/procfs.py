@@ -47,6 +47,14 @@ def environment(pid: int) -> bytes:
         return b""
 
 
+def command_line(pid: int) -> list[bytes]:
+    """The arguments `pid` was started with (empty if it cannot be read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
 def running_in_group(pgid: int) -> list[int]:
     """Members of the group that are not zombies."""
     found = []

@@ -10,13 +10,9 @@ a reboot they may name anyone's process.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-
-from pipedeck.engine import procfs
 from pipedeck.engine.context import RUN_TOKEN_VAR
 from pipedeck.engine.liveness import engine_alive
+from pipedeck.engine.process import end_marked
 from pipedeck.store import RunRecord, Status, Store
 
 
@@ -27,19 +23,7 @@ def run_token(store: Store, run: RunRecord) -> str:
 
 def kill_run_processes(token: str) -> int:
     """SIGKILL every process carrying `token`, and their process groups; return how many."""
-    if not procfs.AVAILABLE:
-        return 0
-    pids = procfs.with_environment_entry(f"{RUN_TOKEN_VAR}={token}")
-    groups = {info[0] for pid in pids if (info := procfs.group_and_state(pid)) is not None}
-    for pgid in groups:
-        # Never our own group: a console started from the same shell may share it.
-        if pgid != os.getpgrp():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return len(pids)
+    return end_marked(f"{RUN_TOKEN_VAR}={token}")
 
 
 def recover(store: Store) -> list[RunRecord]:

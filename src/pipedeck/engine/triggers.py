@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from pipedeck.definition.model import Filter, Pipeline
 from pipedeck.gitrepo import GitRepo
-from pipedeck.gitrepo.refwatch import RefUpdate
+from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX, RefUpdate
 
 
 @lru_cache(maxsize=1024)
@@ -112,6 +112,9 @@ def decide(
     if trigger == "manual" or update.deleted:
         return None
     if update.kind == "tag":
+        # The engine's own deploy records: a deploy must never start a run by being recorded.
+        if update.name.startswith(DEPLOY_TAG_PREFIX):
+            return None
         # Tags run only where asked for by name, and never depend on paths.
         if trigger is None or trigger.tags is None:
             return None

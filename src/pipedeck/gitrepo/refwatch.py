@@ -39,6 +39,10 @@ RefKind = Literal["branch", "tag", "other"]
 WatchMode = Literal["events", "polling"]
 
 
+DEPLOY_TAG_PREFIX = "pipedeck/"
+"""Tags the engine writes to record deploys (`pipedeck/<environment>`): never a trigger."""
+
+
 @dataclass(frozen=True)
 class RefUpdate:
     """One ref that moved: `old` is None for a new ref, `new` is None for a deleted one."""

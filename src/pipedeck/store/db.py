@@ -7,6 +7,8 @@ caller opens `transaction()`; `busy_timeout` makes concurrent writers wait inste
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -167,8 +169,21 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def private(path: Path) -> None:
+    """The state directory is yours alone (0700), whatever the umask it was made under."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private(path.parent)
+    # Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o777 != 0o600:
+                file.chmod(0o600)
     # Two processes opening a brand-new file at once can both try to switch it to WAL; SQLite
     # answers one of them "locked" without waiting. That is worth a few more tries.
     for attempt in range(50):

@@ -31,5 +31,13 @@ class RunLayout:
     def artifact(self, name: str) -> Path:
         return self.root / "artifacts" / name
 
+    def staging(self, name: str) -> Path:
+        """Where an output is made before it is sealed into `artifact(name)`."""
+        return self.root / "artifacts" / ".staging" / name
+
+    def inputs(self, stage: str, action: str, name: str) -> Path:
+        """An action's private copy of an input artifact (other than its first)."""
+        return self.root / "work" / stage / f".{action}.inputs" / name
+
     def work(self, stage: str, action: str) -> Path:
         return self.root / "work" / stage / action

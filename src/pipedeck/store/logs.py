@@ -27,8 +27,8 @@ class LogWriter:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._times = os.open(times_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._times = os.open(times_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.offset = os.fstat(self._fd).st_size
 
     def write(self, data: bytes) -> None:

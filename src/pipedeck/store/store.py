@@ -37,6 +37,21 @@ class StoreError(Exception):
     """A request the store cannot satisfy, phrased for the user (unknown run, not waiting…)."""
 
 
+def _refuse_lost_history(db: Path) -> None:
+    """A missing or empty database beside earlier runs' folders is history lost, not a new
+    start: starting over would number runs from 1 again and append to old runs' logs."""
+    wal = db.with_name(db.name + "-wal")
+    if db.exists() and (db.stat().st_size > 0 or (wal.exists() and wal.stat().st_size > 0)):
+        return
+    runs = db.parent / "runs"
+    if runs.is_dir() and any(runs.iterdir()):
+        what = "empty" if db.exists() else "missing"
+        raise StoreError(
+            f"{db} is {what}, but {runs} holds earlier runs: the run history was lost or moved."
+            f" Restore {db.name} from a backup, or move {runs} aside to start a new history"
+        )
+
+
 class PlannedAction(NamedTuple):
     name: str
     kind: str
@@ -51,7 +66,16 @@ class PlannedStage(NamedTuple):
 class Store:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self._conn = connect(state_dir / DB_NAME)
+        db = state_dir / DB_NAME
+        _refuse_lost_history(db)
+        try:
+            self._conn = connect(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{db}: the run history is damaged ({exc}). It is left as it is: move it aside"
+                " to start a new history (the runs' logs stay in runs/), or restore it from a"
+                " backup"
+            ) from None
         self.requests = Requests(self._conn)
         self.transitions = Transitions(self._conn)
 

@@ -1,9 +1,12 @@
 """`build`, `test`, `deploy`, `invoke`: a bash script in a fresh workspace.
 
-The workspace is a writable copy of the first input artifact (CodeBuild's primary source);
-every input is also reachable through `$PIPEDECK_INPUT_<NAME>`, and every declared output gets
-`$PIPEDECK_OUTPUT_<NAME>`, an empty directory that becomes the artifact. Outputs with `paths`
-are collected from the workspace after the script succeeds.
+The workspace is a writable copy of the first input artifact (CodeBuild's primary source,
+`$PIPEDECK_INPUT_<FIRST>` names it too); every other input is a read-only copy of its own at
+`$PIPEDECK_INPUT_<NAME>`. Every declared output gets `$PIPEDECK_OUTPUT_<NAME>`, an empty
+directory that becomes the artifact. Outputs with `paths` are collected from the workspace
+after the script succeeds. Copies are checked against the artifacts' manifests as they are
+made, and when the action ends every sealed artifact of the run is checked again: an action
+that wrote into one fails, with the file named.
 """
 
 from __future__ import annotations
@@ -12,18 +15,19 @@ import asyncio
 import signal
 from pathlib import Path
 
+from pipedeck.definition.rules import RESERVED_PREFIX
 from pipedeck.engine.actions.base import ActionFailure, Outcome, log_path, write_log
 from pipedeck.engine.artifacts import (
     ArtifactError,
-    check_contained,
+    changed,
     collect,
-    copy_tree,
-    freeze,
+    hand_out,
     inside,
     remove_tree,
+    seal,
 )
 from pipedeck.engine.artifacts import env_suffix as suffix
-from pipedeck.engine.context import ActionJob, RunContext
+from pipedeck.engine.context import ACTION_TOKEN_VAR, ActionJob, RunContext
 from pipedeck.engine.events import LogLines
 from pipedeck.engine.process import run_script
 from pipedeck.engine.variables import read_variables_file
@@ -31,13 +35,34 @@ from pipedeck.store import Status
 
 
 def _workspace(ctx: RunContext, job: ActionJob) -> Path:
+    """The workspace and the private input copies, each checked against its manifest."""
     work = ctx.layout.work(job.stage.name, job.action.name)
     remove_tree(work)
-    if job.action.inputs:
-        copy_tree(ctx.artifacts[job.action.inputs[0]], work)
+    inputs = job.action.inputs
+    if inputs:
+        hand_out(ctx.artifacts[inputs[0]], work, writable=True)
     else:
         work.mkdir(parents=True)
+    for name in inputs[1:]:
+        copy = ctx.layout.inputs(job.stage.name, job.action.name, name)
+        remove_tree(copy)
+        hand_out(ctx.artifacts[name], copy, writable=False)
     return work
+
+
+def _input_path(ctx: RunContext, job: ActionJob, name: str, work: Path) -> Path:
+    if name == job.action.inputs[0]:
+        return work
+    return ctx.layout.inputs(job.stage.name, job.action.name, name)
+
+
+def _tampered(ctx: RunContext) -> str | None:
+    """Which sealed artifact of the run no longer matches its manifest, and where."""
+    for name, artifact in ctx.artifacts.items():
+        where = changed(artifact)
+        if where is not None:
+            return f"artifact {name!r} was changed while this action ran: {where}"
+    return None
 
 
 def _cwd(work: Path, working_directory: str | None) -> Path:
@@ -57,12 +82,14 @@ def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
     variables_file.unlink(missing_ok=True)
     env["PIPEDECK_VARIABLES_FILE"] = str(variables_file)
     for name in job.action.inputs:
-        env[f"PIPEDECK_INPUT_{suffix(name)}"] = str(ctx.artifacts[name])
+        env[f"PIPEDECK_INPUT_{suffix(name)}"] = str(_input_path(ctx, job, name, work))
     for output in job.action.outputs:
         if not output.paths:
-            env[f"PIPEDECK_OUTPUT_{suffix(output.name)}"] = str(ctx.layout.artifact(output.name))
+            env[f"PIPEDECK_OUTPUT_{suffix(output.name)}"] = str(ctx.layout.staging(output.name))
     for key, value in {**ctx.pipeline.env, **job.action.env}.items():
-        env[key] = ctx.variables.resolve(value)
+        # Refused by validation already; never let one through to override the engine's own.
+        if not key.startswith(RESERVED_PREFIX):
+            env[key] = ctx.variables.resolve(value)
     return env
 
 
@@ -80,14 +107,17 @@ def _describe_exit(code: int | None) -> tuple[int | None, str | None]:
 async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     script, references = ctx.variables.resolve_for_shell(action.run or "")
-    work = await asyncio.to_thread(_workspace, ctx, job)
+    try:
+        work = await asyncio.to_thread(_workspace, ctx, job)
+    except ArtifactError as exc:
+        raise ActionFailure(str(exc)) from None
     cwd = _cwd(work, action.working_directory)
     env = {**_environment(ctx, job, work), **references}
     for output in action.outputs:
-        dest = ctx.layout.artifact(output.name)
-        remove_tree(dest)
+        staging = ctx.layout.staging(output.name)
+        remove_tree(staging)
         if not output.paths:
-            dest.mkdir(parents=True)
+            staging.mkdir(parents=True)
     timeout = action.timeout or ctx.settings.default_timeout
 
     fields = ctx.event_fields()
@@ -109,8 +139,14 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         cancel=ctx.cancel,
         grace=ctx.settings.kill_grace,
         spawn_lock=ctx.spawning,
+        marker=f"{ACTION_TOKEN_VAR}={ctx.action_token(job.stage, action)}",
     )
     code, why = _describe_exit(result.exit_code)
+    # Before anything else: an action that wrote into a sealed artifact fails, whatever it
+    # exited with, and is named (the next copy of it would fail too, without saying who).
+    if (tampered := await asyncio.to_thread(_tampered, ctx)) is not None:
+        write_log(ctx, job, f"pipedeck: {tampered}\n")
+        return Outcome(Status.FAILED, code, tampered)
     if result.cancelled:
         write_log(ctx, job, "pipedeck: cancelled\n")
         return Outcome(Status.CANCELLED, code, "cancelled")
@@ -133,11 +169,9 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
 def _collect_outputs(ctx: RunContext, job: ActionJob, work: Path) -> list[str]:
     produced = []
     for output in job.action.outputs:
-        dest = ctx.layout.artifact(output.name)
+        staging = ctx.layout.staging(output.name)
         if output.paths:
-            collect(work, output.paths, dest)
-        else:
-            check_contained(dest)
-        freeze(dest)
+            collect(work, output.paths, staging)
+        seal(staging, ctx.layout.artifact(output.name))
         produced.append(output.name)
     return produced

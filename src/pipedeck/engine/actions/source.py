@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-from pipedeck.engine.actions.base import Outcome, write_log
-from pipedeck.engine.artifacts import freeze, remove_tree
+from pipedeck.engine.actions.base import ActionFailure, Outcome, write_log
+from pipedeck.engine.artifacts import ArtifactError, remove_tree, seal
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.store import Status
 
 
-def _export_frozen(ctx: RunContext, sha: str, dest: Path) -> None:
-    remove_tree(dest)
-    ctx.repo.export(sha, dest)
-    freeze(dest)
+def _export_sealed(ctx: RunContext, sha: str, name: str) -> None:
+    staging = ctx.layout.staging(name)
+    remove_tree(staging)
+    ctx.repo.export(sha, staging)
+    seal(staging, ctx.layout.artifact(name))
 
 
 def set_source_variables(ctx: RunContext, action: str, artifacts: list[str]) -> None:
@@ -36,10 +36,12 @@ async def run_source(ctx: RunContext, job: ActionJob) -> Outcome:
     commit = ctx.commit
     produced: list[str] = []
     for output in job.action.outputs:
-        dest = ctx.layout.artifact(output.name)
         write_log(ctx, job, f"Exporting {commit.short} {commit.subject!r} into '{output.name}'\n")
         # Export is I/O bound; keep the event loop free for the other actions' logs.
-        await asyncio.to_thread(_export_frozen, ctx, commit.sha, dest)
+        try:
+            await asyncio.to_thread(_export_sealed, ctx, commit.sha, output.name)
+        except ArtifactError as exc:
+            raise ActionFailure(str(exc)) from None
         produced.append(output.name)
     set_source_variables(ctx, job.action.name, produced)
     write_log(ctx, job, f"Exported {commit.sha} by {commit.author}\n")

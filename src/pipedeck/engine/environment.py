@@ -1,0 +1,62 @@
+"""The environment an action starts from: the one pipedeck was started from, less pipedeck.
+
+Two things are pipedeck's own and never the action's:
+- every `PIPEDECK_*` name: those the engine sets for the action are set afresh, and one left
+  over from an outer run (pipedeck started inside an action) would name the wrong run;
+- pipedeck's own virtualenv, when it is not the repository's. `uv run pipedeck` (or a
+  virtualenv activated to run pipedeck) puts that environment's `bin` first on `PATH` and sets
+  `VIRTUAL_ENV`, so a build's `pytest` would be pipedeck's pytest. A virtualenv inside the
+  repository is the project's own (pipedeck installed as one of its dev tools) and stays.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipedeck.definition.rules import RESERVED_PREFIX
+
+UV_RUN_DEPTH = "UV_RUN_RECURSION_DEPTH"
+"""Set by `uv run` along with `VIRTUAL_ENV`: part of the same layer."""
+
+
+def own_virtualenv() -> Path | None:
+    """The virtualenv pipedeck runs from, if it runs from one."""
+    if sys.prefix == sys.base_prefix:
+        return None
+    return Path(sys.prefix).resolve()
+
+
+def action_base(
+    repo_root: Path,
+    environ: Mapping[str, str] = os.environ,
+    virtualenv: Path | None = None,
+) -> dict[str, str]:
+    """What every action's environment starts from (before pipedeck's and the pipeline's)."""
+    env = {k: v for k, v in environ.items() if not k.startswith(RESERVED_PREFIX)}
+    venv = own_virtualenv() if virtualenv is None else virtualenv
+    if venv is None or _inside(venv, repo_root.resolve()):
+        return env
+    if _same(env.get("VIRTUAL_ENV"), venv):
+        del env["VIRTUAL_ENV"]
+        env.pop(UV_RUN_DEPTH, None)
+    if "PATH" in env:
+        bin_dir = venv / "bin"
+        kept = [p for p in env["PATH"].split(os.pathsep) if not _same(p, bin_dir)]
+        env["PATH"] = os.pathsep.join(kept)
+    return env
+
+
+def _same(path: str | None, target: Path) -> bool:
+    if not path:
+        return False
+    try:
+        return Path(path).resolve() == target.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
