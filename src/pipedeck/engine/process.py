@@ -199,12 +199,12 @@ async def run_script(
         except BaseException:
             # The engine is stopping (or failed around us): the action's processes must not
             # outlive it, and the script is reaped so nothing is left half-closed.
-            await asyncio.shield(_end(pid, grace, reader.exited, marker))
+            await asyncio.shield(_end(transport, grace, reader.exited, marker))
             transport.close()
             raise
         try:
             # Stopped or finished, whatever is left goes too.
-            await _end(pid, grace, reader.exited, marker)
+            await _end(transport, grace, reader.exited, marker)
             # A process that got away may still hold the pipe; do not wait on it forever.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader.closed), 1.0)
@@ -244,8 +244,14 @@ async def _spawn(
     )
 
 
-async def _end(pid: int, grace: float, exited: asyncio.Future[None], marker: str | None) -> None:
-    """End the tree under `pid` (the session leader: reaper, or bash without one)."""
+async def _end(
+    transport: asyncio.SubprocessTransport,
+    grace: float,
+    exited: asyncio.Future[None],
+    marker: str | None,
+) -> None:
+    """End the tree under the session leader (the reaper, or bash without one)."""
+    pid = transport.get_pid()
     if SUBREAPER and not exited.done():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -254,7 +260,10 @@ async def _end(pid: int, grace: float, exited: asyncio.Future[None], marker: str
             await asyncio.wait_for(asyncio.shield(exited), grace + KILL_WAIT)
     await end_group(pid, 0.0 if SUBREAPER else grace)
     await exited
-    if marker is not None:
+    # A reaper that exited by itself left nothing below it. One that died of SIGKILL may
+    # have been killed from inside (its tree then went to init): look for its marker. So
+    # does every action where there is no reaper.
+    if marker is not None and (not SUBREAPER or transport.get_returncode() == -signal.SIGKILL):
         await asyncio.to_thread(end_marked, marker)
 
 

@@ -13,11 +13,10 @@ for the same without the grace.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+# The C module, not `signal`: that one imports `enum`, which doubles this program's start-up,
+# paid once per action.
+import _signal as signal  # type: ignore[import-not-found]  # (no stubs)
 import os
-import resource
-import signal
 import sys
 import time
 
@@ -30,9 +29,22 @@ WATCHED = {signal.SIGCHLD, *STOP}
 
 
 def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), f"prctl({option})")
+    # `_ctypes` directly: importing `ctypes` costs this program more than the rest of its
+    # start-up together. Where that private call is missing, `ctypes` does the same.
+    try:
+        import _ctypes
+
+        call = _ctypes.call_function
+        address = _ctypes.dlsym(_ctypes.dlopen(None, os.RTLD_NOW), "prctl")  # type: ignore[arg-type]
+    except (ImportError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        result = libc.prctl(option, value, 0, 0, 0)
+    else:
+        result = call(address, (option, value, 0, 0, 0))
+    if result != 0:
+        raise OSError(f"prctl({option}, {value}) failed")
 
 
 def _original_environment() -> list[bytes]:
@@ -112,8 +124,7 @@ class Reaper:
     def end_everything(self) -> None:
         below = _descendants()
         for pid in below:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+            _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         while below:
             left = deadline - time.monotonic()
@@ -127,8 +138,7 @@ class Reaper:
         # Whatever ignored SIGTERM, or was started since, is killed until none is left.
         while below:
             for pid in below:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                _kill(pid, signal.SIGKILL)
             signal.sigtimedwait({signal.SIGCHLD}, 0.05)
             self.reap()
             below = _descendants()
@@ -138,6 +148,8 @@ class Reaper:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             # Die the way the script died, so the engine sees the signal; no core file of ours.
+            import resource  # only on this path: it costs start-up time
+
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             if sig != signal.SIGKILL:
                 signal.signal(sig, signal.SIG_DFL)
@@ -145,6 +157,13 @@ class Reaper:
             os.kill(os.getpid(), sig)
             os._exit(128 + sig)
         os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
 
 
 def _as_mapping(environment: list[bytes]) -> dict[bytes, bytes]:
