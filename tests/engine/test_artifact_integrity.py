@@ -30,7 +30,14 @@ from tests.conftest import RepoMaker
 
 ARTIFACTS = '"$PIPEDECK_REPO_ROOT/.git/pipedeck/runs/ci/$PIPEDECK_RUN_NUMBER/artifacts"'
 
-SHIP = 'cat bin/app > "$PIPEDECK_REPO_ROOT/shipped"'
+SHIP = """
+  - name: Ship
+    actions:
+      - name: deploy
+        kind: deploy
+        inputs: [app]
+        run: cat bin/app > "$PIPEDECK_REPO_ROOT/shipped"
+"""
 BUILD = """
   - name: Build
     actions:
@@ -68,10 +75,7 @@ stages:{BUILD}
           # The artifact itself: chmod first, as any user could; root would not even need to.
           chmod u+w {ARTIFACTS}/app/bin {ARTIFACTS}/app/bin/app
           printf 'evil!!\\n' > {ARTIFACTS}/app/bin/app
-  - name: Ship
-    actions:
-      - {{name: deploy, kind: deploy, inputs: [app], run: '{SHIP}'}}
-"""
+{SHIP}"""
     )
     repo.commit()
     run = await engine.run(engine.project.pipeline("ci"))
@@ -102,10 +106,7 @@ name: ci
 stages:{BUILD}
   - name: Gate
     actions: [{{name: ok, kind: approval, timeout: 60s}}]
-  - name: Ship
-    actions:
-      - {{name: deploy, kind: deploy, inputs: [app], run: '{SHIP}'}}
-"""
+{SHIP}"""
     )
     repo.commit()
     asked = asyncio.Event()

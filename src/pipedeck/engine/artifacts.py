@@ -23,9 +23,9 @@ from pipedeck.engine.manifest import (
     changed,
     discard,
     hand_out,
-    is_sealed,
     remove_tree,
     seal,
+    walk,
 )
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "env_suffix",
     "hand_out",
     "inside",
-    "is_sealed",
     "remove_tree",
     "seal",
 ]
@@ -82,20 +81,13 @@ def collect(workspace: Path, patterns: list[str], dest: Path) -> list[Path]:
 def _copy_tree(src: Path, dst: Path, rel: Path) -> None:
     """Copy a directory as it is: links stay links (sealing checks where they point)."""
     dst.mkdir(exist_ok=True)
-    for root, dirs, files in os.walk(src):
-        here = Path(root)
-        target = dst / here.relative_to(src)
-        for name in dirs + files:
-            source = here / name
-            info = os.lstat(source)
-            if stat.S_ISLNK(info.st_mode):
-                os.symlink(os.readlink(source), target / name)
-            elif stat.S_ISDIR(info.st_mode):
-                (target / name).mkdir(exist_ok=True)
-            else:
-                _copy_file(source, target / name, str(rel / source.relative_to(src)))
-        # os.walk would not descend into links to directories anyway; be explicit.
-        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+    for path, info in walk(src):
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(src / path), dst / path)
+        elif stat.S_ISDIR(info.st_mode):
+            (dst / path).mkdir()
+        else:
+            _copy_file(src / path, dst / path, str(rel / path))
 
 
 def _copy_file(src: Path, dst: Path, rel: str) -> None:

@@ -71,7 +71,7 @@ def _refuse(rel: str, what: str) -> ArtifactError:
     )
 
 
-def _walk(top: Path) -> list[tuple[str, os.stat_result]]:
+def walk(top: Path) -> list[tuple[str, os.stat_result]]:
     """Every entry below `top` with its lstat, parents before children, in a stable order."""
     found: list[tuple[str, os.stat_result]] = []
     todo = [""]
@@ -131,7 +131,7 @@ def seal(staging: Path, final: Path) -> list[Entry]:
         raise ArtifactError(f"the output directory {final.name} was replaced by {what}; refused")
     hashes: dict[str, str] = {}
     targets: dict[str, str] = {}
-    walked = _walk(staging)
+    walked = walk(staging)
     for rel, st in walked:
         if stat.S_ISLNK(st.st_mode):
             targets[rel] = _check_link(staging, rel)
@@ -149,7 +149,7 @@ def seal(staging: Path, final: Path) -> list[Entry]:
     discard(final)
     staging.rename(final)
     entries = []
-    for rel, st in _walk(final):
+    for rel, st in walk(final):
         kind = "link" if rel in targets else "file" if rel in hashes else "dir"
         entries.append(
             Entry(
@@ -192,14 +192,11 @@ def read_manifest(artifact: Path) -> list[Entry]:
     return entries
 
 
-def is_sealed(artifact: Path) -> bool:
-    return manifest_path(artifact).is_file() and artifact.is_dir()
-
-
 def discard(artifact: Path) -> None:
     """Remove an artifact, its manifest first: a tree left without one is never used."""
     manifest_path(artifact).unlink(missing_ok=True)
-    manifest_path(artifact).with_suffix(".partial").unlink(missing_ok=True)
+    partial = manifest_path(artifact)
+    partial.with_name(partial.name + ".partial").unlink(missing_ok=True)
     remove_tree(artifact)
 
 
@@ -213,7 +210,7 @@ def remove_tree(tree: Path) -> None:
         tree.unlink()
         return
     os.chmod(tree, stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
-    for rel, st in _walk(tree):
+    for rel, st in walk(tree):
         if stat.S_ISDIR(st.st_mode):
             os.chmod(tree / rel, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
     shutil.rmtree(tree)
@@ -288,7 +285,7 @@ def changed(artifact: Path) -> str | None:
     """
     try:
         entries = {e.path: e for e in read_manifest(artifact)}
-        walked = _walk(artifact)
+        walked = walk(artifact)
     except (ArtifactError, OSError):
         return "."
     differ: list[tuple[bool, str]] = []
