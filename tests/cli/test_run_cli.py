@@ -300,3 +300,25 @@ def test_schema_needs_no_repository_but_run_does(tmp_path: Path) -> None:
     assert outside.returncode == 1
     assert "git" in outside.stderr
     no_traceback(outside.stderr)
+
+
+def test_run_on_a_commit_runs_that_commit_s_file_and_on_head_the_working_tree_s(
+    repo: RepoMaker,
+) -> None:
+    step = "name: ci\nstages:\n  - name: S\n    actions:\n      - {{name: a, kind: build, run: {}}}"
+    repo.pipeline(step.format("echo first"))
+    first = repo.commit("first")
+    repo.pipeline(step.format("echo second"))
+    repo.commit("second")
+    repo.pipeline(step.format("echo edited"))  # not committed
+    old, head = run_all(repo.root, ("run", "ci", "--commit", first), ("run", "ci"))
+    assert old.returncode == 0 and head.returncode == 0, old.stderr + head.stderr
+    assert "S/a | first" in old.stdout.splitlines()
+    assert "S/a | edited" in head.stdout.splitlines()
+    by_commit = {r["commit"]: r["pipeline_file"] for r in runs_json(repo)}
+    assert by_commit[first] == "commit"
+    assert list(by_commit.values()).count("working tree") == 1
+    # Committed as it is, the same run on HEAD is the commit's file again.
+    third = repo.commit("third")
+    run_cli("run", "ci", cwd=repo.root, check=True)
+    assert {r["commit"]: r["pipeline_file"] for r in runs_json(repo)}[third] == "commit"

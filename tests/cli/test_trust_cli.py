@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 from pipedeck.engine.trust import TrustStore
@@ -150,3 +152,68 @@ def test_demo_trusts_its_own_pipeline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     trusted = run_cli("--repo", str(directory), "trust", "--list", cwd=tmp_path, check=True)
     assert trusted.stdout.split() == ["trusted", "sample/pipelines/demo.yml"]
+
+
+def test_a_symlink_out_of_the_repository_borrows_no_trust(repo: RepoMaker, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    (other / "pipelines").mkdir(parents=True)
+    theirs = other / "pipelines" / "ci.yml"
+    theirs.write_text(CI)
+    TrustStore().trust(theirs)  # trusted there, for that repository
+    (repo.root / "pipelines").mkdir()
+    (repo.root / "pipelines" / "ci.yml").symlink_to(theirs)
+    refused = run_cli("trust", "--yes", cwd=repo.root)
+    assert refused.returncode == 1
+    assert f"is a symlink to {theirs}, outside the repository; refused" in refused.stderr
+    repo.commit("link")
+    run = run_cli("run", "ci", cwd=repo.root)
+    assert run.returncode == 1
+    assert "outside the repository; refused" in run.stderr
+    assert "Traceback" not in refused.stderr + run.stderr
+
+
+def test_a_trust_file_others_can_write_grants_nothing(repo: RepoMaker, trust_file: Path) -> None:
+    repo.pipeline(CI)
+    run_cli("trust", "--yes", cwd=repo.root, check=True)
+    trust_file.chmod(0o666)
+    for args in (("trust", "--list"), ("trust", "--yes")):
+        result = run_cli(*args, cwd=repo.root)
+        assert result.returncode == 1, args
+        assert result.stderr == (
+            f"pipedeck: the trust file {trust_file} is ignored: it must be a file of yours that"
+            f" only you can write (chmod 600 {trust_file})\n"
+        )
+    trust_file.chmod(0o600)
+    assert listed(repo.root) == {"pipelines/ci.yml": "trusted"}
+
+
+def test_what_is_recorded_is_what_was_shown_while_the_file_changes(repo: RepoMaker) -> None:
+    """A writer swaps the file between two contents while `trust` reads it."""
+    first, second = CI, CI.replace("make", "make --second")
+    path = repo.pipeline(first)
+    stop = threading.Event()
+
+    def swap() -> None:
+        texts = [second, first]
+        while not stop.is_set():
+            tmp = path.with_name(".swap.tmp")
+            tmp.write_text(texts[0])
+            tmp.replace(path)
+            texts.reverse()
+
+    writer = threading.Thread(target=swap)
+    writer.start()
+    try:
+        for _ in range(8):
+            TrustStore().revoke(path)
+            result = run_cli("trust", "--yes", cwd=repo.root)
+            if result.returncode != 0:
+                assert "changed since it was shown" in result.stderr
+                continue
+            recorded = TrustStore().entries()[str(path.resolve())]["sha256"]
+            shown = "second" if "make --second" in result.stdout else "first"
+            expected = first if shown == "first" else second
+            assert recorded == hashlib.sha256(expected.encode()).hexdigest(), result.stdout
+    finally:
+        stop.set()
+        writer.join()

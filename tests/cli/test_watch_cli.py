@@ -247,11 +247,18 @@ def test_run_from_another_worktree_runs_that_worktree_s_commit(repo: RepoMaker) 
     git(other, "add", "-A")
     git(other, "commit", "-qm", "feature work")
     feature_head = git(other, "rev-parse", "HEAD")
+    # That worktree's own pipeline file, edited there and not committed.
+    ci = other / "pipelines" / "ci.yml"
+    ci.write_text(ci.read_text().replace("echo compiled", "echo FEATURE compiled"))
     with watching(repo.root):
         handed = run_cli("run", "ci", cwd=other)
         assert f"==> ci/1 started for {feature_head[:7]} on feature" in handed.stderr
+        assert "Build/compile | FEATURE compiled ci/1" in handed.stdout
     (run,) = runs_json(repo.root)
     assert (run["commit"], run["branch"]) == (feature_head, "feature")
+    assert run["pipeline_file"] == "working tree"
+    shown = run_cli("show", "ci/1", cwd=repo.root, check=True).stdout
+    assert f"file   {ci} from the working tree, not as committed" in shown.splitlines()
 
 
 def test_a_client_following_a_run_whose_engine_dies_sees_it_interrupted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipedeck.definition import (
     DefinitionError,
     ExecutionMode,
     Problem,
+    load_committed,
     load_pipeline,
     load_pipelines,
 )
@@ -176,3 +178,49 @@ def test_the_digest_is_of_the_bytes_parsed_and_no_file_can_set_it(write: Write) 
     (problem,) = caught.value.problems
     assert (problem.line, problem.column) == (3, 1)
     assert "unknown key 'sha256'" in problem.message
+
+
+def test_files_that_are_not_plain_files_in_the_repository_are_refused_unread(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    pipelines = repo / "pipelines"
+    pipelines.mkdir(parents=True)
+    elsewhere = tmp_path / "other-repo" / "pipelines" / "theirs.yml"
+    elsewhere.parent.mkdir(parents=True)
+    secret = "name: [SECRET-TOKEN-abc123\n"  # broken YAML: an error would quote it
+    elsewhere.write_text(secret)
+    (pipelines / "borrowed.yml").symlink_to(elsewhere)
+    (repo / "shared").mkdir()
+    (repo / "shared" / "ci.yml").write_text(
+        "name: ci\nstages:\n  - name: S\n    actions: [{name: a, kind: build, run: make}]\n"
+    )
+    (pipelines / "ci.yml").symlink_to("../shared/ci.yml")  # inside: read as the file it is
+    os.mkfifo(pipelines / "fifo.yml")  # nothing writes to it: reading it would hang
+    result = load_pipelines(pipelines)
+    assert [p.name for p in result.pipelines] == ["ci"]
+    problems = {p.path.name: p.message for p in result.problems}
+    assert problems == {
+        "borrowed.yml": f"is a symlink to {elsewhere}, outside the repository; refused",
+        "fifo.yml": "is not a regular file (a FIFO, a socket or a device); refused",
+    }
+    assert "SECRET" not in str(DefinitionError(result.problems))
+
+
+def test_a_commit_s_files_load_as_committed(tmp_path: Path) -> None:
+    good = b"name: ci\nstages:\n  - name: S\n    actions: [{name: a, kind: build, run: make}]\n"
+    result = load_committed(
+        tmp_path,
+        [
+            ("ci.yml", False, good),
+            ("link.yml", True, b"../elsewhere.yml"),
+            ("notes.md", False, b""),
+        ],
+        "0123456789abcdef",
+    )
+    assert [(p.name, p.source, p.path) for p in result.pipelines] == [
+        ("ci", good, tmp_path / "ci.yml")
+    ]
+    assert [(p.path.name, p.message) for p in result.problems] == [
+        ("link.yml", "is a symlink in commit 0123456; a pipeline file is run only as a file")
+    ]

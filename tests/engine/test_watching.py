@@ -218,3 +218,31 @@ async def test_paths_are_compared_with_the_last_run_of_the_same_branch(
         await asyncio.sleep(0.5)
         await settled(engine, "code")
     assert [(r.commit, r.branch) for r in runs(engine, "code")] == [(main_sha, "main")]
+
+
+async def test_a_commit_runs_its_own_pipeline_file_not_the_working_tree_s(
+    repo: RepoMaker, engine: Engine
+) -> None:
+    """As GitHub Actions and GitLab do; and trust is checked on the committed bytes."""
+    path = add_pipeline(repo, "ci")
+    repo.commit("pipeline")
+    # Edited and trusted in the working tree, never committed: a commit does not run it.
+    path.write_text(path.read_text().replace("echo built", "echo UNCOMMITTED"))
+    TrustStore().trust(path)
+    async with serving(engine) as (_, seen):
+        git(repo.root, "commit", "-q", "--allow-empty", "-m", "code")
+        await until(lambda: any(isinstance(e, TriggerSkipped) for e in seen), "a refusal")
+    skipped = next(e for e in seen if isinstance(e, TriggerSkipped))
+    # The committed file is not the trusted one (the working tree's is): it does not run.
+    assert "changed since it was trusted" in skipped.reason
+    assert runs(engine) == []
+
+    git(repo.root, "stash", "-q")
+    TrustStore().trust(path)
+    async with serving(engine):
+        new = repo.commit("more")
+        await until(lambda: len(runs(engine)) == 1, "a run of the committed file")
+        (run,) = await settled(engine)
+    log = engine.project.store.detail(run).stages[0].actions[0].action.log_path
+    assert log is not None and Path(log).read_text() == f"built {new}\n"
+    assert run.definition_origin == "commit"

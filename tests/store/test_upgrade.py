@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from pipedeck.store import Status, Store
+from pipedeck.store.db import SCHEMA_VERSION
 from pipedeck.store.layout import DB_NAME
 
 # The schema as version 1 wrote it, kept verbatim: the upgrade must start from exactly this.
@@ -115,7 +116,7 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> Non
         assert store.requests.take_next() is None
         assert store.transitions.listed() == []
         version = store.connection().execute("PRAGMA user_version").fetchone()[0]
-        assert version == 3
+        assert version == SCHEMA_VERSION
         # Version 3's column and table: who decided as git knows them, a run's own file.
         assert store.definition(run.id) is None
         columns = {r[1] for r in store.connection().execute("PRAGMA table_info(approvals)")}
@@ -153,6 +154,34 @@ def test_a_version_2_store_gains_what_version_3_keeps(tmp_path: Path) -> None:
         approval = store.approval(1)
         assert (approval.decided_by, approval.decided_email) == ("ada", None)
         assert store.definition(1) is None
-        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+def test_a_version_3_store_gains_where_each_run_s_file_came_from(tmp_path: Path) -> None:
+    """Version 3 is today's schema without the columns version 4 added."""
+    store = Store(tmp_path)
+    store.create_run("ci", [], commit="abc", commit_subject="s", branch="main", variables={})
+    store.requests.add_start("ci", "abc", {}, "ada")
+    store.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    for table, column in (
+        ("runs", "definition_origin"),
+        ("runs", "definition_path"),
+        ("requests", "definition_sha"),
+        ("requests", "definition_path"),
+    ):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        run = store.find_run("ci/1")
+        assert (run.definition_origin, run.definition_path) == (None, None)
+        request = store.requests.take_next()
+        assert request is not None and request.definition_sha is None
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 4
     finally:
         store.close()

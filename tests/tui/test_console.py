@@ -546,3 +546,29 @@ async def test_f_and_end_resume_following_and_c_on_a_finished_run_only_warns(
             "the warning",
         )
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_a_run_of_an_edited_pipeline_file_is_marked_in_the_run_list(
+    repo: RepoMaker,
+) -> None:
+    ci = repo.pipeline(
+        "name: ci\nstages:\n  - name: S\n    actions: [{name: a, kind: build, run: 'true'}]\n"
+    )
+    repo.commit("pipeline")
+    async with console(repo.root) as (app, pilot):
+        runs = app.main.query_one(RunList)
+        await pilot.press("s")
+        await until(pilot, lambda: status_of(app) is Status.SUCCEEDED, "the committed file's run")
+        ci.write_text(ci.read_text() + "# edited, not committed\n")
+        edited = ci.read_bytes()
+        await until(
+            pilot,
+            lambda: any(p.source == edited for p in app.main.pipelines),
+            "the console to read the edited file",
+        )
+        await pilot.press("s")
+        await until(pilot, lambda: "ci/2" in options(runs), "the edited file's run, listed")
+        labels = {key: str(runs.get_option(key).prompt) for key in ("ci/1", "ci/2")}
+        origins = [r.definition_origin for r in reversed(app.project.store.runs("ci"))]
+    assert "✎" in labels["ci/2"] and "✎" not in labels["ci/1"]
+    assert origins == ["commit", "working tree"]

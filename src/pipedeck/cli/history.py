@@ -13,6 +13,7 @@ import click
 from pipedeck.cli.context import Options, fail, print_json, say
 from pipedeck.cli.printer import prefix_lines
 from pipedeck.engine.liveness import engine_alive
+from pipedeck.engine.project import WORKING_TREE
 from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
@@ -68,6 +69,8 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
     took = duration(run.started_at, run.finished_at)
     lines = [f"{run.key}  {run.status.look.icon} {run.status.look.words}  {took}".rstrip()]
     lines.append(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
+    if run.definition_origin == WORKING_TREE:
+        lines.append(f"file   {run.definition_path} from the working tree, not as committed")
     if run.error:
         lines.append(f"error  {run.error}")
     for stage in detail.stages:

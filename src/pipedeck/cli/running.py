@@ -143,13 +143,13 @@ def run(opts: Options, pipeline: str, rev: str, var: tuple[str, ...], as_json: b
 
     def submit() -> Request:
         try:
-            return requests.request_start(project.repo, project.store, pipeline, rev, variables)
+            return requests.request_start(project, pipeline, rev, variables)
         except RequestError as exc:
             fail(str(exc))
 
     lock = handoff.engine_or_hand_over(project, "run", submit, as_json)
     try:
-        definition = project.pipeline(pipeline)
+        definition = project.pipeline_for(pipeline, rev)
         result = asyncio.run(run_in_foreground(project, definition, rev, variables, as_json))
     except (ProjectError, EngineError) as exc:
         fail(str(exc))

@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 
 from pipedeck.cli.context import Options, fail, say
-from pipedeck.definition import DefinitionError, load_pipeline
+from pipedeck.definition import DefinitionError
 from pipedeck.definition.errors import display_path
-from pipedeck.definition.loader import SUFFIXES
-from pipedeck.engine.trust import TrustError, TrustState, TrustStore, commands, digest_of
+from pipedeck.definition.loader import SUFFIXES, load_file
+from pipedeck.engine.trust import TrustError, TrustState, TrustStore, commands
 
 _STATES = {"new": "new (never trusted)", "changed": "changed since it was trusted"}
 
@@ -25,10 +25,11 @@ def _repo_files(opts: Options) -> list[Path]:
     directory = opts.repo_root() / "pipelines"
     if not directory.is_dir():
         fail(f"no pipelines/ folder in {opts.repo_root().resolve()}")
+    # Not only regular files: a FIFO or a symlink out of the repository is refused, by name.
     return sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith(".")
+        if p.suffix in SUFFIXES and not p.is_dir() and not p.name.startswith(".")
     )
 
 
@@ -44,32 +45,33 @@ def _show(shown: Path, state: TrustState, rows: list[tuple[str, str, str]]) -> N
             say(f"{indent}{line}")
 
 
-def _review(store: TrustStore, file: Path, yes: bool) -> bool:
+def _review(store: TrustStore, file: Path, root: Path, yes: bool) -> bool:
     """Show `file` and trust it if the user agrees; True when it ends trusted."""
     shown = display_path(file)
     try:
-        content = file.read_bytes()
-        state = store.check(file, content)
-    except OSError as exc:
-        say(f"pipedeck: cannot read {shown}: {exc.strerror or exc}", err=True)
-        return False
-    if state.trusted:
-        say(f"{shown}: already trusted")
-        return True
-    try:
-        pipeline = load_pipeline(file)
+        # One read: what is shown is what is recorded (a file swapped between two reads
+        # would show one content and trust another).
+        pipeline = load_file(file, root)
     except DefinitionError as exc:
         # What cannot be read cannot be reviewed, so it cannot be trusted.
         for problem in exc.problems:
             say(str(replace(problem, path=display_path(problem.path))), err=True)
         say(f"pipedeck: {shown} not trusted: fix the problems above first", err=True)
         return False
+    try:
+        state = store.check(file, digest=pipeline.sha256)
+    except TrustError as exc:
+        say(f"pipedeck: {exc}", err=True)
+        return False
+    if state.trusted:
+        say(f"{shown}: already trusted")
+        return True
     _show(shown, state, commands(pipeline))
     if not (yes or click.confirm(f"Trust {shown}?", default=False)):
         say(f"{shown}: not trusted")
         return False
     try:
-        store.trust_digest(file, digest_of(content))
+        store.trust_digest(file, state.digest)
     except (TrustError, OSError) as exc:
         say(f"pipedeck: {exc}", err=True)
         return False
@@ -106,7 +108,8 @@ def trust(opts: Options, files: tuple[Path, ...], list_only: bool, yes: bool, re
                 done = store.revoke(file)
                 say(f"{display_path(file)}: {'revoked' if done else 'was not trusted'}")
         else:
-            ok = [_review(store, file, yes) for file in targets]
+            root = opts.repo_root()
+            ok = [_review(store, file, root, yes) for file in targets]
             sys.exit(0 if all(ok) else 1)
     except TrustError as exc:
         fail(str(exc))

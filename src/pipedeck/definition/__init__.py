@@ -2,7 +2,7 @@
 JSON Schema. Pure: nothing here touches anything but the files it is asked to read."""
 
 from pipedeck.definition.errors import DefinitionError, Problem
-from pipedeck.definition.loader import LoadResult, load_pipeline, load_pipelines
+from pipedeck.definition.loader import LoadResult, load_committed, load_pipeline, load_pipelines
 from pipedeck.definition.model import Action, ActionKind, ExecutionMode, Pipeline, Stage
 from pipedeck.definition.schema import pipeline_schema, pipeline_schema_json
 
@@ -15,6 +15,7 @@ __all__ = [
     "Pipeline",
     "Problem",
     "Stage",
+    "load_committed",
     "load_pipeline",
     "load_pipelines",
     "pipeline_schema",

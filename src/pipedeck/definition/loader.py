@@ -8,7 +8,11 @@ every other pipeline.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +49,16 @@ LOADER_FIELDS = ("path", "sha256", "source")
 
 def load_pipeline(path: Path) -> Pipeline:
     """The pipeline in `path`, with `path` set on it; raises DefinitionError otherwise."""
-    loaded = _load(path)
+    return load_file(path, None)
+
+
+def load_file(path: Path, root: Path | None) -> Pipeline:
+    """The pipeline in `path`, read once (its `source` is exactly the bytes parsed), refused
+    unread when it is a symlink out of `root` or not a regular file."""
+    loaded = _load(path, root.resolve() if root is not None else None)
+    if loaded is None:
+        message = f"cannot read file: {os.strerror(errno.EISDIR)}"
+        raise DefinitionError([Problem(path, 1, 1, "", message)])
     if loaded.pipeline is None:
         raise DefinitionError(loaded.problems)
     return loaded.pipeline
@@ -63,28 +76,51 @@ def load_pipelines(directory: Path) -> LoadResult:
     """Every `*.yml` / `*.yaml` file directly in `directory` (hidden files skipped).
 
     A directory that is missing or unreadable is one problem; an empty one is no pipelines.
+    A file that is a symlink out of the repository (the directory's parent), a FIFO or a
+    device is a problem of its own, and is never read.
     """
-    result = LoadResult()
     try:
         files = sorted(
-            (p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file()),
+            (p for p in directory.iterdir() if p.suffix in SUFFIXES and not p.name.startswith(".")),
             key=lambda p: p.name,
         )
     except OSError as exc:
         message = f"cannot read the pipelines directory: {exc.strerror or exc}"
-        result.problems.append(Problem(directory, 1, 1, "", message))
-        return result
+        return LoadResult(problems=[Problem(directory, 1, 1, "", message)])
+    root = directory.parent.resolve()
+    return _collect((path, _load(path, root)) for path in files)
+
+
+def load_committed(
+    directory: Path, files: list[tuple[str, bool, bytes]], commit: str
+) -> LoadResult:
+    """The pipelines of `files` (name, is a symlink, content), read from `directory` of
+    `commit`: what a run of that commit runs, whatever the working tree holds now."""
+    loaded: list[tuple[Path, _Loaded | None]] = []
+    for name, is_link, content in sorted(files):
+        if Path(name).suffix not in SUFFIXES or name.startswith("."):
+            continue
+        path = directory / name
+        if is_link:
+            message = f"is a symlink in commit {commit[:7]}; a pipeline file is run only as a file"
+            loaded.append((path, _Loaded(None, [Problem(path, 1, 1, "", message)])))
+        else:
+            loaded.append((path, _parse(path, content)))
+    return _collect(loaded)
+
+
+def _collect(loaded: Iterable[tuple[Path, _Loaded | None]]) -> LoadResult:
+    result = LoadResult()
     first_file: dict[str, Path] = {}
-    for path in files:
-        if path.name.startswith("."):
-            continue  # editor and OS leftovers, not pipelines
-        loaded = _load(path)
-        result.problems.extend(loaded.problems)
-        pipeline = loaded.pipeline
-        if pipeline is None or loaded.source_map is None:
+    for path, one in loaded:
+        if one is None:
+            continue
+        result.problems.extend(one.problems)
+        pipeline = one.pipeline
+        if pipeline is None or one.source_map is None:
             continue
         if pipeline.name in first_file:
-            line, column = loaded.source_map.value(("name",))
+            line, column = one.source_map.value(("name",))
             message = (
                 f"pipeline name {pipeline.name!r} is already used by {first_file[pipeline.name]}"
             )
@@ -95,12 +131,38 @@ def load_pipelines(directory: Path) -> LoadResult:
     return result
 
 
-def _load(path: Path) -> _Loaded:
+def _load(path: Path, root: Path | None = None) -> _Loaded | None:
+    """Read and parse `path`; None for a directory that merely has a pipeline's name."""
+    raw = _read(path, root)
+    return raw if not isinstance(raw, bytes) else _parse(path, raw)
+
+
+def _read(path: Path, root: Path | None) -> bytes | _Loaded | None:
+    def problem(message: str) -> _Loaded:
+        return _Loaded(None, [Problem(path, 1, 1, "", message)])
+
     try:
-        raw = path.read_bytes()
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(path)
+            real = path.resolve()
+            if root is not None and real != root and root not in real.parents:
+                # Never read: its content would be quoted back in any error, and its trust
+                # would be borrowed from another repository.
+                return problem(f"is a symlink to {target}, outside the repository; refused")
+            info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return problem("is not a regular file (a FIFO, a socket or a device); refused")
+        # O_NONBLOCK: a file swapped for a FIFO after the check still cannot hang the read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return problem("is not a regular file (a FIFO, a socket or a device); refused")
+            return f.read()
     except OSError as exc:
-        return _Loaded(None, [Problem(path, 1, 1, "", f"cannot read file: {exc.strerror or exc}")])
-    return _parse(path, raw)
+        return problem(f"cannot read file: {exc.strerror or exc}")
 
 
 def _parse(path: Path, raw: bytes) -> _Loaded:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipedeck.definition import DefinitionError
@@ -106,6 +107,8 @@ class Engine:
             trigger=trigger,
             engine_id=self.engine_id,
             definition=pipeline.source,
+            definition_origin=self.project.origin_of(pipeline, commit.sha),
+            definition_path=str(pipeline.path) if pipeline.path is not None else None,
         )
         self._launch(self._context(run, pipeline, commit), from_stage=0)
         return run
@@ -249,7 +252,10 @@ class Engine:
                 return self.project.pipeline(run.pipeline)
             except ProjectError as exc:
                 raise EngineError(str(exc)) from None
-        path = self.project.pipelines_dir / f"{run.pipeline}.yml"
+        if run.definition_path is not None:
+            path = Path(run.definition_path)
+        else:
+            path = self.project.pipelines_dir / f"{run.pipeline}.yml"
         try:
             return load_source(path, source)
         except DefinitionError as exc:

@@ -9,11 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipedeck.definition import DefinitionError, LoadResult, Pipeline, load_pipelines
+from pipedeck.definition import (
+    DefinitionError,
+    LoadResult,
+    Pipeline,
+    load_committed,
+    load_pipelines,
+)
 from pipedeck.definition.errors import display_path
 from pipedeck.engine.recovery import recover
-from pipedeck.gitrepo import GitRepo
+from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import RunRecord, Store, default_state_dir
+
+PIPELINES = "pipelines"
+COMMITTED = "commit"
+"""A run's pipeline file is the one committed at its commit."""
+WORKING_TREE = "working tree"
+"""A run's pipeline file had uncommitted edits (`pipedeck run` on HEAD)."""
 
 
 class ProjectError(Exception):
@@ -36,19 +48,57 @@ class Project:
 
     @property
     def pipelines_dir(self) -> Path:
-        return self.repo.root / "pipelines"
+        return self.repo.root / PIPELINES
 
     def load(self) -> LoadResult:
         return load_pipelines(self.pipelines_dir)
 
     def pipeline(self, name: str) -> Pipeline:
-        """The named pipeline; a broken file or an unknown name is a `ProjectError`."""
+        """The named pipeline of the working tree; a broken file or an unknown name is a
+        `ProjectError`."""
         if not self.pipelines_dir.is_dir():
             raise ProjectError(
                 f"no pipelines/ folder in {self.repo.root}"
                 " (add pipelines/NAME.yml, or try `pipedeck demo`)"
             )
-        result = self.load()
+        return self._named(self.load(), name, str(self.pipelines_dir))
+
+    def load_at(self, sha: str) -> LoadResult:
+        """The pipelines as committed at `sha`: what a run of that commit runs."""
+        try:
+            files = self.repo.files_at(sha, PIPELINES)
+        except GitError as exc:
+            raise ProjectError(str(exc)) from None
+        return load_committed(self.pipelines_dir, files, sha)
+
+    def pipeline_at(self, name: str, sha: str) -> Pipeline:
+        """The named pipeline as committed at `sha`."""
+        return self._named(self.load_at(sha), name, f"{PIPELINES}/ of commit {sha[:7]}")
+
+    def pipeline_for(self, name: str, rev: str) -> Pipeline:
+        """What a run of `rev` asked for by a person runs: on HEAD, the working tree's file
+        (an edit can be tried before it is committed); on any other commit, its own file,
+        as GitHub Actions and GitLab do."""
+        if rev == "HEAD":
+            return self.pipeline(name)
+        try:
+            sha = self.repo.resolve(rev).sha
+        except GitError as exc:
+            raise ProjectError(str(exc)) from None
+        return self.pipeline_at(name, sha)
+
+    def origin_of(self, pipeline: Pipeline, sha: str) -> str:
+        """`commit` when `pipeline` is its file as committed at `sha`, else `working tree`."""
+        if pipeline.path is None or pipeline.source is None:
+            return COMMITTED
+        try:
+            relative = pipeline.path.relative_to(self.repo.root).as_posix()
+            committed = self.repo.file_at(sha, relative)
+        except (ValueError, GitError):
+            committed = None
+        return COMMITTED if committed == pipeline.source else WORKING_TREE
+
+    def _named(self, result: LoadResult, name: str, where: str) -> Pipeline:
         for pipeline in result.pipelines:
             if pipeline.name == name:
                 return pipeline
@@ -58,9 +108,7 @@ class Project:
             shown = [replace(p, path=display_path(p.path)) for p in named or result.problems]
             raise ProjectError(str(DefinitionError(shown)))
         known = ", ".join(p.name for p in result.pipelines) or "none"
-        raise ProjectError(
-            f"no pipeline named {name!r} in {self.pipelines_dir} (pipelines: {known})"
-        )
+        raise ProjectError(f"no pipeline named {name!r} in {where} (pipelines: {known})")
 
     def close(self) -> None:
         self.store.close()

@@ -7,6 +7,7 @@ the same path and obey the same rules.
 
 from __future__ import annotations
 
+from pipedeck.engine.project import Project, ProjectError
 from pipedeck.engine.provenance import current_user, decided_from_a_run
 from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import ApprovalRecord, RunRecord, Store, StoreError
@@ -84,8 +85,7 @@ def branch_of(repo: GitRepo, rev: str) -> str | None:
 
 
 def request_start(
-    repo: GitRepo,
-    store: Store,
+    project: Project,
     pipeline: str,
     rev: str,
     variables: dict[str, str],
@@ -93,15 +93,22 @@ def request_start(
 ) -> Request:
     """Ask the engine that owns the repository to start a run (from a client).
 
-    The revision is resolved here, in the client's checkout: the engine may sit in another
-    worktree, where HEAD is another commit.
+    The revision and the pipeline file are chosen here, in the client's checkout, as
+    `Project.pipeline_for` says: the engine may sit in another worktree, where HEAD is
+    another commit and the working tree holds another file.
     """
+    repo, store = project.repo, project.store
     try:
         commit = repo.resolve(rev)
+        chosen = project.pipeline_for(pipeline, rev)
     except GitError as exc:
         raise RequestError(str(exc)) from None
+    except ProjectError as exc:
+        raise RequestError(str(exc)) from None
+    assert chosen.source is not None and chosen.path is not None
+    definition = (store.keep_source(chosen.source), str(chosen.path))
     return store.requests.add_start(
-        pipeline, commit.sha, variables, by or current_user(), branch_of(repo, rev)
+        pipeline, commit.sha, variables, by or current_user(), branch_of(repo, rev), definition
     )
 
 

@@ -15,6 +15,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pipedeck.definition import DefinitionError
+from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import Pipeline
 from pipedeck.engine.engine import Engine, EngineError
 from pipedeck.engine.events import TriggerSkipped, WatchStarted
@@ -106,7 +108,7 @@ class EngineService:
         engine, store = self.engine, self.engine.project.store
         try:
             if request.kind == "start" and request.pipeline:
-                pipeline = engine.project.pipeline(request.pipeline)
+                pipeline = self._requested(request)
                 run = await engine.start(
                     pipeline,
                     request.rev or "HEAD",
@@ -130,6 +132,18 @@ class EngineService:
             raise
         store.requests.finish(request.id, run_id=run.id)
         return run
+
+    def _requested(self, request: Request) -> Pipeline:
+        """The pipeline file the client chose (its worktree's), else the commit's own."""
+        project = self.engine.project
+        assert request.pipeline is not None
+        source = project.store.source(request.definition_sha) if request.definition_sha else None
+        if source is None or request.definition_path is None:
+            return project.pipeline_at(request.pipeline, request.rev or "HEAD")
+        try:
+            return load_source(Path(request.definition_path), source)
+        except DefinitionError as exc:
+            raise ProjectError(str(exc)) from None
 
     # --- watching -------------------------------------------------------------------------
 
@@ -165,11 +179,19 @@ class EngineService:
     async def on_updates(self, batch: list[RefUpdate]) -> list[RunRecord]:
         """Start the runs a batch of ref moves calls for; one per pipeline and ref."""
         project = self.engine.project
-        pipelines = project.load().pipelines if project.pipelines_dir.is_dir() else []
         current = project.repo.current_branch()
         started = []
-        for pipeline in pipelines:
-            for update in batch:
+        # Each commit runs its own pipeline files, as committed (what trust is checked on).
+        at: dict[str, list[Pipeline]] = {}
+        for update in batch:
+            if update.new is not None and update.new not in at:
+                try:
+                    at[update.new] = project.load_at(update.new).pipelines
+                except ProjectError as exc:
+                    log.warning("cannot read the pipelines of %s: %s", update.new[:12], exc)
+                    at[update.new] = []
+        for update in batch:
+            for pipeline in at.get(update.new or "", []):
                 if update.new is None:
                     continue
                 base = self._last_commit(pipeline, update.name) or update.old

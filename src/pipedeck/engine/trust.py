@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,11 +117,29 @@ class TrustStore:
 
     def _read(self) -> dict[str, dict[str, str]]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise TrustError(f"cannot read the trust file {self.path}: {exc.strerror}") from exc
+        try:
+            info = os.fstat(fd)
+            if (
+                info.st_uid != os.geteuid()
+                or info.st_mode & 0o022
+                or not stat.S_ISREG(info.st_mode)
+            ):
+                # Anyone else who could write it could grant trust: it grants none.
+                raise TrustError(
+                    f"the trust file {self.path} is ignored: it must be a file of yours that"
+                    f" only you can write (chmod 600 {self.path})"
+                )
+            with os.fdopen(os.dup(fd), "rb") as f:
+                text = f.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise TrustError(f"cannot read the trust file {self.path}: {exc}") from exc
+        finally:
+            os.close(fd)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -17,6 +17,9 @@ from pathlib import Path
 import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
+SYMLINK_MODE = 0o120000
+"""How git records a symlink in a tree."""
+
 
 class GitError(Exception):
     """A git operation failed in a way the user can act on."""
@@ -134,6 +137,30 @@ class GitRepo:
                 self._repo.git.checkout_index("--all", "--force", f"--prefix={dest}/", env=env)
             except GitCommandError as exc:
                 raise GitError(f"cannot export {sha[:12]}: {exc.stderr.strip()}") from None
+
+    def files_at(self, sha: str, folder: str) -> list[tuple[str, bool, bytes]]:
+        """The files directly in `folder` of commit `sha`: (name, is a symlink, content).
+
+        A symlink's content is its target, as git stores it. A missing folder is no files.
+        """
+        try:
+            tree = self._repo.commit(sha).tree
+            entries = (tree / folder).blobs if folder in tree else []
+            return [(b.name, b.mode == SYMLINK_MODE, b.data_stream.read()) for b in entries]
+        except (GitCommandError, ValueError, KeyError) as exc:
+            raise GitError(f"cannot read {folder}/ at {sha[:12]}: {exc}") from None
+
+    def file_at(self, sha: str, path: str) -> bytes | None:
+        """The content of `path` in commit `sha`, or None when it has no such regular file."""
+        try:
+            blob = self._repo.commit(sha).tree / path
+        except KeyError:
+            return None
+        except (GitCommandError, ValueError) as exc:
+            raise GitError(f"cannot read {path} at {sha[:12]}: {exc}") from None
+        if blob.type != "blob" or blob.mode == SYMLINK_MODE:
+            return None
+        return bytes(blob.data_stream.read())
 
     def commits_between(self, old: str | None, new: str, limit: int = 200) -> list[Commit]:
         """Commits reachable from `new` but not `old`, newest first."""

@@ -33,6 +33,9 @@ class Request:
     taken_at: str | None
     result_run_id: int | None
     error: str | None
+    definition_sha: str | None = None
+    """The pipeline file the client chose (kept in the store's pipeline sources)."""
+    definition_path: str | None = None
 
     @property
     def done(self) -> bool:
@@ -68,9 +71,12 @@ class Requests:
         variables: dict[str, str],
         by: str,
         branch: str | None = None,
+        definition: tuple[str, str] | None = None,
     ) -> Request:
         """`rev` is resolved by the client (a SHA), so the engine runs what the client saw,
-        even from another worktree; `branch` is the branch that commit is of, if any."""
+        even from another worktree; `branch` is the branch that commit is of, if any;
+        `definition` (sha256 of a kept source, its path) the pipeline file to run."""
+        sha, path = definition or (None, None)
         return self._add(
             "start",
             by,
@@ -78,6 +84,8 @@ class Requests:
             rev=rev,
             branch=branch,
             variables=json.dumps(variables),
+            definition_sha=sha,
+            definition_path=path,
         )
 
     def add_retry(self, run_id: int, all_actions: bool, by: str) -> Request:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     waiting_for TEXT,
     cancel_mode TEXT NOT NULL DEFAULT 'now',
+    definition_origin TEXT,
+    definition_path TEXT,
     UNIQUE (pipeline, number)
 );
 CREATE TABLE IF NOT EXISTS stages (
@@ -91,7 +93,9 @@ CREATE TABLE IF NOT EXISTS requests (
     created_at TEXT NOT NULL,
     taken_at TEXT,
     result_run_id INTEGER,
-    error TEXT
+    error TEXT,
+    definition_sha TEXT,
+    definition_path TEXT
 );
 CREATE TABLE IF NOT EXISTS transitions (
     pipeline TEXT NOT NULL,
@@ -154,6 +158,12 @@ _UPGRADE_FROM_1 = (
     "ALTER TABLE actions ADD COLUMN output_variables TEXT NOT NULL DEFAULT '{}'",
 )
 _UPGRADE_FROM_2 = ("ALTER TABLE approvals ADD COLUMN decided_email TEXT",)
+_UPGRADE_FROM_3 = (
+    "ALTER TABLE runs ADD COLUMN definition_origin TEXT",
+    "ALTER TABLE runs ADD COLUMN definition_path TEXT",
+    "ALTER TABLE requests ADD COLUMN definition_sha TEXT",
+    "ALTER TABLE requests ADD COLUMN definition_path TEXT",
+)
 
 
 def format_time(moment: datetime) -> str:
@@ -213,10 +223,13 @@ def _prepare(conn: sqlite3.Connection) -> None:
             # Another process may have upgraded it while we waited for the write lock.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version:  # an existing store: the columns every later version added
-                steps = {1: _UPGRADE_FROM_1, 2: _UPGRADE_FROM_2}
+                steps = {1: _UPGRADE_FROM_1, 2: _UPGRADE_FROM_2, 3: _UPGRADE_FROM_3}
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
                 for step in range(version, SCHEMA_VERSION):
                     for statement in steps[step]:
-                        conn.execute(statement)
+                        # A table newer than this store comes whole from SCHEMA below.
+                        if statement.split()[2] in tables:
+                            conn.execute(statement)
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():

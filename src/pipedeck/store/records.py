@@ -31,6 +31,11 @@ class RunRecord:
     """The stage this run waits to enter (a busy stage or a disabled transition)."""
     cancel_mode: str = "now"
     """`now` stops running actions; `wait` lets them finish and stops before the next group."""
+    definition_origin: str | None = None
+    """Where its pipeline file came from: `commit` (as committed at the run's commit) or
+    `working tree` (uncommitted edits, run with `pipedeck run` on HEAD); None before kept."""
+    definition_path: str | None = None
+    """The pipeline file's path in the checkout that asked for the run."""
 
     @property
     def key(self) -> str:
@@ -57,6 +62,8 @@ class RunRecord:
             error=row["error"],
             waiting_for=row["waiting_for"],
             cancel_mode=row["cancel_mode"],
+            definition_origin=row["definition_origin"],
+            definition_path=row["definition_path"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +81,7 @@ class RunRecord:
             "finished_at": self.finished_at,
             "waiting_for": self.waiting_for,
             "error": self.error,
+            "pipeline_file": self.definition_origin,
         }
 
 

@@ -52,6 +52,15 @@ def _refuse_lost_history(db: Path) -> None:
         )
 
 
+def _keep_source(c: sqlite3.Connection, source: bytes) -> str:
+    # Kept once per version of the file, however many runs and requests name it.
+    digest = hashlib.sha256(source).hexdigest()
+    c.execute(
+        "INSERT OR IGNORE INTO pipeline_sources (sha256, source) VALUES (?, ?)", (digest, source)
+    )
+    return digest
+
+
 class PlannedAction(NamedTuple):
     name: str
     kind: str
@@ -99,6 +108,8 @@ class Store:
         trigger: str = "manual",
         engine_id: str | None = None,
         definition: bytes | None = None,
+        definition_origin: str | None = None,
+        definition_path: str | None = None,
     ) -> RunRecord:
         """Allocate the next number of `pipeline` and record every stage and action queued.
 
@@ -112,7 +123,8 @@ class Store:
             ).fetchone()[0]
             run_id = c.execute(
                 "INSERT INTO runs (pipeline, number, status, commit_sha, commit_subject, branch,"
-                " trigger, variables, created_at, engine_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " trigger, variables, created_at, engine_id, definition_origin, definition_path)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     pipeline,
                     number,
@@ -124,15 +136,12 @@ class Store:
                     json.dumps(variables),
                     created,
                     engine_id,
+                    definition_origin,
+                    definition_path,
                 ),
             ).lastrowid
             if definition is not None:
-                # Kept once per version of the file, however many runs it makes.
-                digest = hashlib.sha256(definition).hexdigest()
-                c.execute(
-                    "INSERT OR IGNORE INTO pipeline_sources (sha256, source) VALUES (?, ?)",
-                    (digest, definition),
-                )
+                digest = _keep_source(c, definition)
                 c.execute(
                     "INSERT INTO run_definitions (run_id, sha256) VALUES (?, ?)",
                     (run_id, digest),
@@ -168,6 +177,17 @@ class Store:
         error: str | None = None,
     ) -> None:
         self._set_status("actions", action_id, status, error=error, exit_code=exit_code)
+
+    def keep_source(self, source: bytes) -> str:
+        """Keep a pipeline file's bytes (a client's choice, for the engine); its sha256."""
+        with transaction(self._conn) as c:
+            return _keep_source(c, source)
+
+    def source(self, sha256: str) -> bytes | None:
+        row = self._conn.execute(
+            "SELECT source FROM pipeline_sources WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        return bytes(row[0]) if row is not None else None
 
     def definition(self, run_id: int) -> bytes | None:
         """The pipeline file's bytes the run started with (None for runs older than that)."""

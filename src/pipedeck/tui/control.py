@@ -28,9 +28,7 @@ class Control:
     async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str:
         """Start a run (or ask for one); returns what to tell the user."""
         if self.engine is None:
-            requests.request_start(
-                self.project.repo, self.project.store, pipeline.name, "HEAD", variables
-            )
+            requests.request_start(self.project, pipeline.name, "HEAD", variables)
             return f"asked the engine ({self.holder}) to start {pipeline.name}"
         run = await self.engine.start(pipeline, variables=variables)
         return f"{run.key} started on {run.commit[:7]}"

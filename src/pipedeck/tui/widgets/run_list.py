@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from pipedeck.engine.project import WORKING_TREE
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock, age
 from pipedeck.tui.text import rich_plain
@@ -89,7 +90,9 @@ class RunList(OptionList):
         label = Text("   ")
         label.append(run.status.look.icon, style=run.status.look.colour)
         label.append(f" #{run.number:<4}", style="bold")
-        label.append(f"{run.commit[:7]} ", style="cyan")
+        label.append(run.commit[:7], style="cyan")
+        # Its pipeline file had uncommitted edits: the run is not what the commit says.
+        label.append("✎" if run.definition_origin == WORKING_TREE else " ", style="yellow")
         if run.waiting_for and run.status.active:
             # In place of the age, which would push it off the column: where it waits.
             label.append(visible(f"⏳{run.waiting_for[:12]}"), style="yellow")
