@@ -90,9 +90,12 @@ class RunList(OptionList):
         label = Text("   ")
         label.append(run.status.look.icon, style=run.status.look.colour)
         label.append(f" #{run.number:<4}", style="bold")
-        label.append(run.commit[:7], style="cyan")
-        # Its pipeline file had uncommitted edits: the run is not what the commit says.
-        label.append("✎" if run.definition_origin == WORKING_TREE else " ", style="yellow")
+        if run.definition_origin == WORKING_TREE:
+            # Its pipeline file had uncommitted edits: the run is not what the commit says.
+            label.append(run.commit[:7], style="cyan")
+            label.append("✎", style="yellow")
+        else:
+            label.append(f"{run.commit[:7]} ", style="cyan")
         if run.waiting_for and run.status.active:
             # In place of the age, which would push it off the column: where it waits.
             label.append(visible(f"⏳{run.waiting_for[:12]}"), style="yellow")
