@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import RepoMaker, run_cli
+from tests.conftest import PIPEDECK, RepoMaker, run_cli
 
 CI = """
 name: ci
@@ -322,3 +323,33 @@ def test_run_on_a_commit_runs_that_commit_s_file_and_on_head_the_working_tree_s(
     third = repo.commit("third")
     run_cli("run", "ci", cwd=repo.root, check=True)
     assert {r["commit"]: r["pipeline_file"] for r in runs_json(repo)}[third] == "commit"
+
+
+def test_a_secret_is_masked_in_run_logs_and_json(repo: RepoMaker) -> None:
+    value = "cli-secret-31415926"
+    repo.pipeline(
+        """
+name: ci
+secrets: {KEY: {env: CLI_SECRET}}
+stages:
+  - name: S
+    actions:
+      - {name: a, kind: build, secrets: [KEY], run: 'echo "key is $KEY"'}
+"""
+    )
+    repo.commit()
+    env = {**os.environ, "CLI_SECRET": value}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*PIPEDECK, *args], cwd=repo.root, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    printed, as_json = cli("run", "ci"), cli("run", "ci", "--json")
+    logs = cli("logs", "ci/1", "S/a")
+    assert "S/a | key is ***" in printed.stdout.splitlines()
+    assert logs.stdout == "key is ***\n"
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [e["text"] for e in lines if e["event"] == "LogLines"] == ["key is ***\n"]
+    for result in (printed, as_json, logs):
+        assert value not in result.stdout + result.stderr

@@ -237,3 +237,32 @@ def test_pipedeck_names_cannot_be_set_anywhere(problems: Problems) -> None:
         "10:15: stages[0].actions[0].env.PIPEDECK_ACTION_TOKEN: 'PIPEDECK_ACTION_TOKEN' cannot be "
         "an environment variable: PIPEDECK_* names are pipedeck's",
     ]
+
+
+def test_secrets_are_declared_once_with_one_source_and_listed_by_name(
+    problems: Problems,
+) -> None:
+    found = problems(
+        "name: p\n"
+        "secrets:\n"
+        "  TOKEN: {env: CI_TOKEN}\n"
+        "  BOTH: {env: A, command: b}\n"
+        "  RELATIVE: {file: token.txt}\n"
+        "  PIPEDECK_KEY: {env: K}\n"
+        "stages:\n"
+        "  - name: Build\n"
+        "    actions:\n"
+        "      - {name: a, kind: build, run: make, secrets: [TOKEN, TOKN]}\n"
+        "      - {name: g, kind: approval, secrets: [TOKEN]}\n"
+    )
+    assert found == [
+        "4:9: secrets.BOTH: secret 'BOTH' takes exactly one of env, file or command",
+        "5:20: secrets.RELATIVE.file: a secret's file is an absolute path (or starts with ~),"
+        " outside the repository",
+        "6:3: secrets.PIPEDECK_KEY: 'PIPEDECK_KEY' cannot be a secret: PIPEDECK_* names are"
+        " pipedeck's",
+        "10:60: stages[0].actions[0].secrets[1]: no secret named 'TOKN' in the pipeline's secrets"
+        " (declared: TOKEN, BOTH, RELATIVE, PIPEDECK_KEY)",
+        "11:35: stages[0].actions[1].secrets: 'secrets' is only for actions that run a command"
+        " (this is an approval action)",
+    ]

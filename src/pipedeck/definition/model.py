@@ -182,6 +182,23 @@ OutputSpec = Annotated[
 ]
 
 
+class Secret(_Strict):
+    """Where a secret's value comes from; exactly one of the three.
+
+    Resolved by the engine when an action that lists it starts, never stored.
+    """
+
+    env: str | None = None
+    """An environment variable of the engine (the console or `pipedeck watch`)."""
+    file: str | None = None
+    """A file outside the repository, yours and readable by no one else (like an ssh key)."""
+    command: str | None = None
+    """A command whose output is the value, e.g. `pass show ci/token`."""
+
+
+SecretMap = dict[Annotated[str, Field(pattern=VARIABLE_PATTERN)], Secret]
+
+
 class Action(_Strict):
     """One unit of work in a stage."""
 
@@ -206,6 +223,8 @@ class Action(_Strict):
     """Approval only: the question shown to whoever decides."""
     environment: str | None = None
     """Deploy only: where it deploys (`production`); recorded with the deployment."""
+    secrets: list[str] = Field(default_factory=list)
+    """Names of the pipeline's `secrets` this action gets, as environment variables."""
 
     @property
     def output_names(self) -> list[str]:
@@ -239,6 +258,9 @@ class Pipeline(_Strict):
     """Pipeline variables: names of letters, digits and `_`; values are text."""
     env: StrMap = Field(default_factory=dict)
     """Environment variables for every action."""
+    secrets: SecretMap = Field(default_factory=dict)
+    """Secrets, by name: `{env: VAR}`, `{file: PATH}` or `{command: "..."}`. Only actions
+    that list a name in their own `secrets` get it; it is masked in every log."""
     stages: Annotated[list[Stage], Field(min_length=1)]
     path: SkipJsonSchema[Path | None] = Field(default=None, exclude=True)
     """The file it was loaded from; set by the loader, never written in the file."""

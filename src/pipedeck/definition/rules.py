@@ -44,7 +44,42 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
         findings.extend(_kind_rules(action))
     findings.extend(_artifacts(actions, line_of))
     findings.extend(_reserved_names(data, actions))
+    findings.extend(_secrets(data, actions))
     return findings
+
+
+_SECRET_SOURCES = ("env", "file", "command")
+
+
+def _secrets(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:
+    declared = data.get("secrets")
+    declared = declared if isinstance(declared, dict) else {}
+    for name, source in declared.items():
+        if not isinstance(source, dict):
+            continue  # validation says what it should be
+        given = [key for key in _SECRET_SOURCES if key in source]
+        if len(given) != 1:
+            message = f"secret {name!r} takes exactly one of env, file or command"
+            yield Finding(("secrets", name), message)
+        elif given == ["file"] and not str(source["file"]).startswith(("/", "~")):
+            message = (
+                "a secret's file is an absolute path (or starts with ~), outside the repository"
+            )
+            yield Finding(("secrets", name, "file"), message)
+    for action in actions:
+        wanted = action.raw.get("secrets")
+        if wanted is None:
+            continue
+        if action.kind is not None and action.kind not in _NEEDS_RUN:
+            kind = _a(action.kind)
+            message = f"'secrets' is only for actions that run a command (this is {kind} action)"
+            yield Finding((*action.path, "secrets"), message, "key")
+            continue
+        for index, name in _items(wanted, dicts_only=False):
+            if isinstance(name, str) and name not in declared:
+                known = ", ".join(declared) or "none"
+                message = f"no secret named {name!r} in the pipeline's secrets (declared: {known})"
+                yield Finding((*action.path, "secrets", index), message)
 
 
 RESERVED_PREFIX = "PIPEDECK_"
@@ -56,6 +91,7 @@ def _reserved_names(data: dict[str, Any], actions: list[_Action]) -> Iterator[Fi
     and overriding an artifact path points an action at another's files."""
     places: list[tuple[DataPath, Any, str]] = [
         (("variables",), data.get("variables"), "a variable"),
+        (("secrets",), data.get("secrets"), "a secret"),
         (("env",), data.get("env"), "an environment variable"),
     ]
     places += [((*a.path, "env"), a.raw.get("env"), "an environment variable") for a in actions]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipedeck.engine import procfs
+from pipedeck.engine.masking import Masker
 from pipedeck.store.logs import LogWriter
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,28 @@ class ProcessResult:
 class _Reader(asyncio.SubprocessProtocol):
     """Writes each chunk to the log at once; forwards complete lines to `on_lines`."""
 
-    def __init__(self, log: LogWriter, on_lines: Callable[[bytes], None] | None) -> None:
+    def __init__(
+        self,
+        log: LogWriter,
+        on_lines: Callable[[bytes], None] | None,
+        masker: Masker | None = None,
+    ) -> None:
         self._log = log
         self._on_lines = on_lines
+        self._masker = masker
         self._pending = b""
         self._ends_with_newline = True
         self.exited = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        # Secrets are masked before anything sees the output: file, events, panes.
+        if self._masker is not None:
+            data = self._masker.feed(data)
+        if data:
+            self._take(data)
+
+    def _take(self, data: bytes) -> None:
         self._log.write(data)
         self._ends_with_newline = data.endswith(b"\n")
         if self._on_lines is None:
@@ -81,6 +95,8 @@ class _Reader(asyncio.SubprocessProtocol):
 
     def flush(self) -> None:
         """End of output: a last line without its newline is completed, in file and event."""
+        if self._masker is not None and (rest := self._masker.flush()):
+            self._take(rest)
         if not self._ends_with_newline:
             self._log.write(b"\n")
             self._ends_with_newline = True
@@ -180,6 +196,7 @@ async def run_script(
     grace: float = 5.0,
     spawn_lock: asyncio.Lock | None = None,
     marker: str | None = None,
+    masker: Masker | None = None,
 ) -> ProcessResult:
     """Run `script` with bash; return once it and everything it started are gone.
 
@@ -190,7 +207,7 @@ async def run_script(
     log = LogWriter(log_path)
     try:
         async with spawn_lock or contextlib.nullcontext():
-            transport, reader = await _spawn(loop, log, on_lines, script, cwd, env, grace)
+            transport, reader = await _spawn(loop, log, on_lines, script, cwd, env, grace, masker)
         pid = transport.get_pid()
         try:
             if on_start is not None:
@@ -225,6 +242,7 @@ async def _spawn(
     cwd: Path,
     env: Mapping[str, str],
     grace: float,
+    masker: Masker | None,
 ) -> tuple[asyncio.SubprocessTransport, _Reader]:
     command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
     if SUBREAPER:
@@ -233,7 +251,7 @@ async def _spawn(
         reaper = [sys.executable, "-I", "-S", str(REAPER), repr(grace), str(os.getpid())]
         command = reaper + command
     return await loop.subprocess_exec(
-        lambda: _Reader(log, on_lines),
+        lambda: _Reader(log, on_lines, masker),
         *command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

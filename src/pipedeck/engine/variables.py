@@ -18,7 +18,9 @@ shell variable.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 REFERENCE = re.compile(r"#\{\s*([A-Za-z0-9_.-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
@@ -67,10 +69,19 @@ class Variables:
 
 def read_variables_file(path: Path) -> dict[str, str]:
     """`NAME=value` lines written by a script; blank lines and `#` comments are skipped."""
-    if not path.exists():
+    try:
+        # Not followed, never blocked on: the script may have left a link or a FIFO here.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise VariableError(f"$PIPEDECK_VARIABLES_FILE cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise VariableError("$PIPEDECK_VARIABLES_FILE is not a regular file")
+        text = f.read().decode("utf-8", errors="replace")
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, sep, value = line.partition("=")

@@ -12,6 +12,7 @@ that wrote into one fails, with the file named.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -29,7 +30,9 @@ from pipedeck.engine.artifacts import (
 from pipedeck.engine.artifacts import env_suffix as suffix
 from pipedeck.engine.context import ACTION_TOKEN_VAR, ActionJob, RunContext
 from pipedeck.engine.events import LogLines
+from pipedeck.engine.masking import Masker
 from pipedeck.engine.process import run_script
+from pipedeck.engine.secrets import SecretError, resolve
 from pipedeck.engine.variables import read_variables_file
 from pipedeck.store import Status
 
@@ -75,8 +78,24 @@ def _cwd(work: Path, working_directory: str | None) -> Path:
     return cwd
 
 
+def _secrets(ctx: RunContext, job: ActionJob) -> dict[str, str]:
+    """The values of the secrets this action lists, resolved now (never stored)."""
+    declared = ctx.pipeline.secrets
+    try:
+        return {
+            name: resolve(name, declared[name], ctx.repo.root, os.environ)
+            for name in job.action.secrets
+        }
+    except SecretError as exc:
+        raise ActionFailure(str(exc)) from None
+
+
 def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
     env = ctx.base_env(job.stage, job.action)
+    # Where a secret comes from is no action's to read: only those that list it get it.
+    for secret in ctx.pipeline.secrets.values():
+        if secret.env is not None:
+            env.pop(secret.env, None)
     env["PIPEDECK_WORKSPACE"] = str(work)
     variables_file = work.parent / f".{job.action.name}.variables"
     variables_file.unlink(missing_ok=True)
@@ -107,12 +126,15 @@ def _describe_exit(code: int | None) -> tuple[int | None, str | None]:
 async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     script, references = ctx.variables.resolve_for_shell(action.run or "")
+    # Before anything is made for it: a secret that cannot be had fails the action unstarted.
+    secrets = await asyncio.to_thread(_secrets, ctx, job)
+    masker = Masker(secrets.values()) if secrets else None
     try:
         work = await asyncio.to_thread(_workspace, ctx, job)
     except ArtifactError as exc:
         raise ActionFailure(str(exc)) from None
     cwd = _cwd(work, action.working_directory)
-    env = {**_environment(ctx, job, work), **references}
+    env = {**_environment(ctx, job, work), **references, **secrets}
     for output in action.outputs:
         staging = ctx.layout.staging(output.name)
         remove_tree(staging)
@@ -140,6 +162,7 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         grace=ctx.settings.kill_grace,
         spawn_lock=ctx.spawning,
         marker=f"{ACTION_TOKEN_VAR}={ctx.action_token(job.stage, action)}",
+        masker=masker,
     )
     code, why = _describe_exit(result.exit_code)
     # Before anything else: an action that wrote into a sealed artifact fails, whatever it
@@ -157,7 +180,12 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         return Outcome(Status.FAILED, code, why)
     try:
         produced = await asyncio.to_thread(_collect_outputs, ctx, job, work)
-        exported = read_variables_file(Path(env["PIPEDECK_VARIABLES_FILE"]))
+        variables_file = Path(env["PIPEDECK_VARIABLES_FILE"])
+        exported = read_variables_file(variables_file)
+        # Read once and gone: what it said is kept (masked) with the action, not on disk.
+        await asyncio.to_thread(variables_file.unlink, missing_ok=True)
+        if masker is not None:  # exported variables are stored and shown: never a secret
+            exported = {key: masker.text(value) for key, value in exported.items()}
         ctx.variables.set_namespace(action.name, exported)
         # Kept with the action, so a retry of a later stage still resolves `#{action.NAME}`.
         ctx.store.set_action_variables(job.record.id, exported)
