@@ -5,19 +5,21 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from pipedeck.cli.context import Options, fail, print_json, say
-from pipedeck.cli.printer import prefix_lines
+from pipedeck.cli.printer import prefix_lines, shown_for
 from pipedeck.engine.liveness import engine_alive
 from pipedeck.engine.project import WORKING_TREE
 from pipedeck.engine.recovery import recover
 from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
+from pipedeck.terminal import for_terminal
 
 
 def duration(started: str | None, finished: str | None) -> str:
@@ -119,36 +121,45 @@ def _select(detail: RunDetail, which: str | None) -> list[tuple[StageRecord, Act
 @click.argument("run_ref", metavar="RUN")
 @click.argument("which", metavar="[STAGE/ACTION]", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
+@click.option(
+    "--raw", is_flag=True, help="Pass the log's bytes on as they are, also to a terminal."
+)
 @click.pass_obj
-def logs(opts: Options, run_ref: str, which: str | None, follow: bool) -> None:
-    """Print the logs of RUN, or of one of its actions."""
+def logs(opts: Options, run_ref: str, which: str | None, follow: bool, raw: bool) -> None:
+    """Print the logs of RUN, or of one of its actions.
+
+    To a terminal, a log keeps its colours and loses every other escape sequence (titles,
+    clipboard, cursor moves, clearing the screen); to a pipe or a file it is byte-exact.
+    """
     store = opts.project().store
     run = opts.find_run(run_ref)
     single = which is not None
+    shown = (lambda text: text) if raw else shown_for(sys.stdout)
     if not follow:
         for stage, action in _select(store.detail(run), which):
             if action.action.log_path:
                 prefix = None if single else f"{stage.name}/{action.action.name} | "
-                _dump(Path(action.action.log_path), prefix)
+                _dump(Path(action.action.log_path), prefix, raw or shown is not for_terminal)
         return
-    _follow(store, run, which)
+    _follow(store, run, which, shown)
 
 
-def _dump(path: Path, prefix: str | None) -> None:
+def _dump(path: Path, prefix: str | None, exact: bool) -> None:
     if not path.exists():
         return
-    if prefix is None:
+    if prefix is None and exact:
         with path.open("rb") as f:
             shutil.copyfileobj(f, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
         # Whole lines about a megabyte at a time: memory stays flat whatever the log's size.
         while lines := f.readlines(1 << 20):
-            sys.stdout.write(prefix_lines(prefix, "".join(lines)))
+            text = "".join(lines) if exact else for_terminal("".join(lines))
+            sys.stdout.write(text if prefix is None else prefix_lines(prefix, text))
 
 
-def _follow(store: Store, run: RunRecord, which: str | None) -> None:
+def _follow(store: Store, run: RunRecord, which: str | None, shown: Callable[[str], str]) -> None:
     tails: dict[int, LogTail] = {}
     said_left = False
     while True:
@@ -170,7 +181,7 @@ def _follow(store: Store, run: RunRecord, which: str | None) -> None:
             tail = tails.setdefault(action.action.id, LogTail(Path(action.action.log_path)))
             lines = tail.read_new(final=finished)
             if lines:
-                text = "\n".join(lines) + "\n"
+                text = shown("\n".join(lines) + "\n")
                 sys.stdout.write(
                     text if which else prefix_lines(f"{stage.name}/{action.action.name} | ", text)
                 )

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from pipedeck.engine.events import (
@@ -25,7 +26,22 @@ from pipedeck.engine.events import (
     WatchStarted,
 )
 from pipedeck.store import Status
+from pipedeck.terminal import for_terminal
 from pipedeck.visible import visible
+
+
+def shown_for(out: TextIO) -> Callable[[str], str]:
+    """How build output is written to `out`: as it is to a pipe or a file (byte-exact), and
+    with nothing but its colours to a terminal."""
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return for_terminal if tty else _as_is
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def prefix_lines(prefix: str, text: str) -> str:
@@ -61,16 +77,18 @@ class HumanPrinter(_Printer):
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.shown = shown_for(self.out)
 
     def print(self, event: Event) -> None:
         if isinstance(event, LogLines):
-            self.out.write(prefix_lines(f"{event.stage}/{event.action} | ", event.text))
+            text = self.shown(event.text)
+            self.out.write(prefix_lines(f"{event.stage}/{event.action} | ", text))
             return
         line = self._describe(event)
         if line:
             self.out.flush()
             # Names, messages and errors quote the repository: shown, never obeyed. (Log
-            # lines above are the build's own output, passed through as `cat` would.)
+            # lines above are the build's own output: on a terminal, its colours only.)
             self.err.write(visible(line, lines=True) + "\n")
             self.err.flush()
 
