@@ -54,9 +54,7 @@ def test_a_terminal_gets_colours_and_no_other_sequence(repo: RepoMaker) -> None:
     repo.commit()
     printed = on_a_terminal(repo.root, "run", "ci")
     line = next(x for x in printed.splitlines() if x.startswith("Build/a | red"))
-    assert line == (
-        "Build/a | red \x1b[31mR\x1b[0m title  clip  up  clear  bel ␇ bs ␈ link L"
-    )
+    assert line == ("Build/a | red \x1b[31mR\x1b[0m title  clip  up  clear  bel ␇ bs ␈ link L")
     assert "Build/a | progress 1\rprogress 2" in printed.split("\n")
     for name, shown in (
         ("logs", on_a_terminal(repo.root, "logs", "ci/1", "Build/a")),

@@ -266,3 +266,92 @@ def test_secrets_are_declared_once_with_one_source_and_listed_by_name(
         "11:35: stages[0].actions[1].secrets: 'secrets' is only for actions that run a command"
         " (this is an approval action)",
     ]
+
+
+def test_references_name_what_exists_and_runs_before(problems: Problems) -> None:
+    found = problems(
+        "name: p\n"
+        "variables: {APP: demo}\n"
+        "env: {WHERE: '#{variables.APPP}'}\n"
+        "stages:\n"
+        "  - name: Build\n"
+        "    actions:\n"
+        "      - name: a\n"
+        "        kind: build\n"
+        "        run: 'echo #{source.commit} #{pipeline.sha} #{b.VERSION} #{nobody.X}'\n"
+        "      - {name: b, kind: build, run: 'echo #{variables.APP} #{pipeline.run}'}\n"
+    )
+    assert found == [
+        "3:14: env.WHERE: #{variables.APPP}: no variable 'APPP' is declared (variables: APP)",
+        "9:14: stages[0].actions[0].run: #{source.commit}: there is no source action"
+        " (add one with outputs: [source])",
+        "9:14: stages[0].actions[0].run: #{pipeline.sha}: #{pipeline.*} has branch, commit,"
+        " commit_short, name, number, run",
+        "9:14: stages[0].actions[0].run: #{b.VERSION}: Build/b does not run before this action",
+        "9:14: stages[0].actions[0].run: #{nobody.X}: no action or source artifact is named"
+        " 'nobody'",
+    ]
+
+
+def test_source_references_and_earlier_actions_are_fine(problems: Problems, write: Write) -> None:
+    assert (
+        load_pipeline(
+            write(
+                "name: p\n"
+                "stages:\n"
+                "  - name: Source\n"
+                "    actions: [{name: checkout, kind: source, outputs: [src]}]\n"
+                "  - name: Build\n"
+                "    actions:\n"
+                "      - {name: v, kind: build, run: 'echo V=1 >> $PIPEDECK_VARIABLES_FILE'}\n"
+                "      - name: use\n"
+                "        kind: build\n"
+                "        run_order: 2\n"
+                "        run: 'echo #{src.subject} #{checkout.commit_short} #{v.V}'\n"
+            )
+        ).name
+        == "p"
+    )
+    assert problems(
+        "name: p\n"
+        "stages:\n"
+        "  - name: Source\n"
+        "    actions: [{name: checkout, kind: source, outputs: [src]}]\n"
+        "  - name: Build\n"
+        "    actions: [{name: b, kind: build, run: 'echo #{src.message}'}]\n"
+    ) == [
+        "6:43: stages[1].actions[0].run: #{src.message}: a source action exports author,"
+        " branch, commit, commit_short, subject"
+    ]
+
+
+def test_paths_stay_in_the_workspace_and_limits_are_sane(problems: Problems) -> None:
+    long_name = "x" * 101
+    found = problems(
+        "name: p\n"
+        "stages:\n"
+        f"  - name: {long_name}\n"
+        "    actions:\n"
+        "      - name: a\n"
+        "        kind: build\n"
+        "        run: make\n"
+        "        working_directory: ../elsewhere\n"
+        "        timeout: 400d\n"
+        "        run_order: 5000\n"
+        "        outputs: [{name: o, paths: [dist/*.whl, /etc/passwd, 'a/../../b']}]\n"
+        '        env: {NOTE: "\\ud800"}\n'
+    )
+    assert found == [
+        "3:11: stages[0].name: name is longer than 100 characters; paths made from"
+        " it would be too long",
+        "8:28: stages[0].actions[0].working_directory: working_directory '../elsewhere' must stay"
+        " inside the workspace",
+        "9:18: stages[0].actions[0].timeout: a duration can be at most 30d",
+        "10:20: stages[0].actions[0].run_order: run_order must be at most 999 (got '5000')",
+        "11:49: stages[0].actions[0].outputs[0].paths[1]: output path '/etc/passwd' must be"
+        " relative to the workspace",
+        "11:62: stages[0].actions[0].outputs[0].paths[2]: output path 'a/../../b' must be"
+        " relative to the workspace",
+        "12:21: stages[0].actions[0].env.NOTE: is not valid Unicode text (it holds a lone"
+        " surrogate)",
+    ]

@@ -48,8 +48,14 @@ def check(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> list[str]
         elif keyword == "pattern":
             if isinstance(value, str) and not re.search(rule, value):
                 errors.append(f"{value!r} does not match {rule}")
-        elif keyword in ("minimum", "exclusiveMinimum", "minItems"):
+        elif keyword in ("minimum", "exclusiveMinimum", "minItems", "maximum", "maxLength"):
             errors += _bounds(keyword, rule, value)
+        elif keyword == "patternProperties":
+            if isinstance(value, dict):
+                for pattern, sub in rule.items():
+                    for k, v in value.items():
+                        if re.search(pattern, k):
+                            errors += check(v, sub, root)
         elif keyword in ("properties", "additionalProperties", "required", "propertyNames"):
             errors += _object(keyword, rule, value, schema, root)
         elif keyword == "items":
@@ -77,6 +83,10 @@ def _is(value: Any, kind: str) -> bool:
 def _bounds(keyword: str, rule: Any, value: Any) -> list[str]:
     if keyword == "minItems":
         return [f"fewer than {rule} items"] if isinstance(value, list) and len(value) < rule else []
+    if keyword == "maxLength":
+        return [f"longer than {rule}"] if isinstance(value, str) and len(value) > rule else []
+    if keyword == "maximum":
+        return [f"{value!r} is above {rule}"] if _is(value, "number") and value > rule else []
     if not _is(value, "number"):
         return []
     ok = value >= rule if keyword == "minimum" else value > rule

@@ -16,6 +16,8 @@ DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*[smhd]\s*)+$|^\s*\d+(\.\d+)?\s*$"
 """What a duration written as text looks like; also published in the JSON Schema."""
 
 _HINT = "write it like 30s, 10m, 2h, 7d or 1h30m"
+MAX_SECONDS = 30 * 86400.0
+"""30 days: more is a typo (`7000d`), and sleeps that long overflow the event loop's timers."""
 
 
 def parse_duration(value: Any) -> Any:
@@ -38,4 +40,6 @@ def parse_duration(value: Any) -> Any:
 def _positive(seconds: float) -> float:
     if not seconds > 0:  # also rejects NaN
         raise ValueError("a duration must be longer than zero")
+    if seconds > MAX_SECONDS:
+        raise ValueError("a duration can be at most 30d")
     return seconds

@@ -138,6 +138,13 @@ def _type_message(
         bound = ctx.get("ge", ctx.get("gt"))
         word = "at least" if kind == "greater_than_equal" else "more than"
         return f"{label} must be {word} {bound} (got {got})"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        word = "at most" if kind == "less_than_equal" else "less than"
+        return f"{label} must be {word} {bound} (got {got})"
+    if kind == "string_too_long":
+        limit = ctx.get("max_length")
+        return f"{label} is longer than {limit} characters; paths made from it would be too long"
     if kind in ("float_type", "float_parsing") and path and path[-1] == "timeout":
         return f"{label} must be a duration like 30s, 10m, 2h or 7d (got {got})"
     if kind in ("float_type", "float_parsing"):

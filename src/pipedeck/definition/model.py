@@ -25,6 +25,11 @@ from pydantic_core import CoreSchema
 from pipedeck.definition.durations import DURATION_PATTERN, parse_duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_NAME = 100
+"""Names become file and directory names (`logs/<stage>/<action>.attempt-2.log`): longer
+ones would make paths the file system refuses."""
+MAX_RUN_ORDER = 999
+"""CodePipeline's bound too."""
 """Names become directory names and environment-variable suffixes, so keep them plain."""
 
 
@@ -163,7 +168,7 @@ class Output(_Strict):
     matching files are collected from the workspace after the action succeeds.
     """
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)]
     """The artifact's name; later actions list it in `inputs`."""
     paths: list[str] = Field(default_factory=list)
     """Globs, relative to the workspace, collected into the artifact."""
@@ -202,12 +207,12 @@ SecretMap = dict[Annotated[str, Field(pattern=VARIABLE_PATTERN)], Secret]
 class Action(_Strict):
     """One unit of work in a stage."""
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)]
     """Unique within its stage."""
     kind: ActionKind
     run: str | None = None
     """The shell command; required for build, test, deploy and invoke, not allowed otherwise."""
-    run_order: Annotated[int, Field(ge=1)] = 1
+    run_order: Annotated[int, Field(ge=1, le=MAX_RUN_ORDER)] = 1
     """Actions with the same number run in parallel; higher numbers wait for lower ones."""
     inputs: list[str] = Field(default_factory=list)
     """Artifacts produced by earlier actions; the first one becomes the workspace."""
@@ -234,7 +239,7 @@ class Action(_Strict):
 class Stage(_Strict):
     """A step of the pipeline; its actions run by `run_order`."""
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)]
     """Unique within the pipeline."""
     actions: Annotated[list[Action], Field(min_length=1)]
 
@@ -247,7 +252,7 @@ class Stage(_Strict):
 class Pipeline(_Strict):
     """A file in `pipelines/`."""
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)]
     """Unique among the repository's pipelines."""
     trigger: Trigger | Literal["manual"] | None = None
     """Which pushes start a run, or `manual` for runs started only by hand."""

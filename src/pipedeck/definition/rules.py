@@ -16,6 +16,7 @@ from typing import Any
 
 from pipedeck.definition.errors import DataPath, Finding
 from pipedeck.definition.model import ActionKind
+from pipedeck.definition.references import PIPELINE_NAMES, REFERENCE, SOURCE_NAMES
 
 _KINDS = frozenset(kind.value for kind in ActionKind)
 _NEEDS_RUN = frozenset({ActionKind.BUILD, ActionKind.TEST, ActionKind.DEPLOY, ActionKind.INVOKE})
@@ -45,7 +46,121 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
     findings.extend(_artifacts(actions, line_of))
     findings.extend(_reserved_names(data, actions))
     findings.extend(_secrets(data, actions))
+    findings.extend(_references(data, actions))
+    findings.extend(_inside_workspace(actions))
+    findings.extend(_unicode(data, ()))
     return findings
+
+
+def _references(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:
+    """Every `#{ns.NAME}` names something that exists, and exists before it is needed."""
+    variables = data.get("variables")
+    declared = set(variables) if isinstance(variables, dict) else set()
+    by_name = {a.raw.get("name"): a for a in actions if isinstance(a.raw.get("name"), str)}
+    sources: dict[str, _Action] = {}
+    for action in actions:
+        if action.kind is ActionKind.SOURCE:
+            sources[str(action.raw.get("name"))] = action
+            for _, output in _items(action.raw.get("outputs"), dicts_only=False):
+                name = output.get("name") if isinstance(output, dict) else output
+                if isinstance(name, str):
+                    sources[name] = action
+    pipeline_env = data.get("env")
+    texts: list[tuple[DataPath, Any, _Action | None]] = []
+    if isinstance(pipeline_env, dict):
+        texts += [(("env", k), v, None) for k, v in pipeline_env.items()]
+    for action in actions:
+        for key in ("run", "message"):
+            texts.append(((*action.path, key), action.raw.get(key), action))
+        env = action.raw.get("env")
+        if isinstance(env, dict):
+            texts += [((*action.path, "env", k), v, action) for k, v in env.items()]
+    for path, text, user in texts:
+        if not isinstance(text, str):
+            continue
+        for match in REFERENCE.finditer(text):
+            namespace, name = match.group(1), match.group(2)
+            problem = _reference_problem(namespace, name, user, declared, sources, by_name)
+            if problem:
+                yield Finding(path, f"{match.group(0)}: {problem}")
+
+
+def _reference_problem(
+    namespace: str,
+    name: str,
+    user: _Action | None,
+    declared: set[str],
+    sources: dict[str, _Action],
+    by_name: dict[Any, _Action],
+) -> str | None:
+    if namespace == "variables":
+        if name in declared:
+            return None
+        return f"no variable {name!r} is declared (variables: {', '.join(declared) or 'none'})"
+    if namespace == "pipeline":
+        if name in PIPELINE_NAMES:
+            return None
+        return f"#{{pipeline.*}} has {', '.join(sorted(PIPELINE_NAMES))}"
+    producer = sources.get(namespace) or by_name.get(namespace)
+    if producer is None:
+        if namespace == "source":
+            return "there is no source action (add one with outputs: [source])"
+        return f"no action or source artifact is named {namespace!r}"
+    if producer.kind is ActionKind.SOURCE and name not in SOURCE_NAMES:
+        return f"a source action exports {', '.join(sorted(SOURCE_NAMES))}"
+    if user is not None and not _runs_before(producer, user):
+        return f"{producer.label} does not run before this action"
+    return None
+
+
+def _runs_before(producer: _Action, user: _Action) -> bool:
+    if producer.stage_index != user.stage_index:
+        return producer.stage_index < user.stage_index
+    if producer.run_order is None or user.run_order is None:
+        return True  # the bad run_order is reported by validation
+    return producer.run_order < user.run_order
+
+
+def _inside_workspace(actions: list[_Action]) -> Iterator[Finding]:
+    """`working_directory` and output `paths` are relative and stay in the workspace."""
+    for action in actions:
+        where = action.raw.get("working_directory")
+        if isinstance(where, str) and _escapes(where):
+            message = f"working_directory {where!r} must stay inside the workspace"
+            yield Finding((*action.path, "working_directory"), message)
+        for oi, output in _items(action.raw.get("outputs")):
+            for pi, pattern in _items(output.get("paths"), dicts_only=False):
+                if isinstance(pattern, str) and _escapes(pattern):
+                    message = f"output path {pattern!r} must be relative to the workspace"
+                    yield Finding((*action.path, "outputs", oi, "paths", pi), message)
+
+
+def _escapes(path: str) -> bool:
+    return path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/")
+
+
+def _unicode(value: Any, path: DataPath) -> Iterator[Finding]:
+    """Text that is no valid Unicode (a lone surrogate, written as an escape in YAML) would
+    fail whatever writes it later: a log, the database, a terminal."""
+    if isinstance(value, str):
+        if not _encodable(value):
+            yield Finding(path, "is not valid Unicode text (it holds a lone surrogate)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not _encodable(key):
+                yield Finding((*path, key), "is not valid Unicode text (a lone surrogate)", "key")
+            yield from _unicode(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unicode(item, (*path, index))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _SECRET_SOURCES = ("env", "file", "command")

@@ -23,7 +23,7 @@ import re
 import stat
 from pathlib import Path
 
-REFERENCE = re.compile(r"#\{\s*([A-Za-z0-9_.-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+from pipedeck.definition.references import REFERENCE
 
 
 class VariableError(Exception):
