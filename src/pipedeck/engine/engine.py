@@ -35,6 +35,7 @@ from pipedeck.store import (
     RunDetail,
     RunRecord,
     Status,
+    space,
 )
 from pipedeck.store.retries import RetryError, RetryPlan
 
@@ -92,6 +93,7 @@ class Engine:
         if branch is None:
             branch = requests.branch_of(repo, rev)
         values = {**pipeline.variables, **(variables or {})}
+        space.reserve(store.state_dir)  # freed when the disk fills, to record the end
         run = store.create_run(
             pipeline.name,
             [

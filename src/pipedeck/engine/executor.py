@@ -29,7 +29,8 @@ from pipedeck.engine.scheduler import StoppedWhileWaiting, Superseded
 from pipedeck.engine.variables import VariableError
 from pipedeck.gitrepo import GitError
 from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX
-from pipedeck.store import ActionRecord, StageDetail, Status
+from pipedeck.store import ActionRecord, StageDetail, Status, space
+from pipedeck.store.space import DISK_FULL, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +179,12 @@ class RunExecutor:
         try:
             outcome = await perform(ctx, job)
         except (ActionFailure, ArtifactError, VariableError, GitError, OSError) as exc:
-            write_log(ctx, job, f"pipedeck: {exc}\n")
-            outcome = Outcome(Status.FAILED, error=str(exc))
+            why = str(exc)
+            if is_disk_full(exc):
+                space.release(store.state_dir)  # room to record this end, and the run's
+                why = DISK_FULL
+            write_log(ctx, job, f"pipedeck: {why}\n")
+            outcome = Outcome(Status.FAILED, error=why)
         except Exception as exc:  # a bug of ours must still end the action, not the run loop
             log.exception("action %s/%s crashed", job.stage.name, job.action.name)
             write_log(ctx, job, f"pipedeck: internal error: {exc!r}\n")

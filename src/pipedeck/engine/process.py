@@ -47,6 +47,8 @@ class ProcessResult:
     exit_code: int | None
     timed_out: bool = False
     cancelled: bool = False
+    write_error: OSError | None = None
+    """The log could not be written (a full disk), so the action was ended."""
 
 
 class _Reader(asyncio.SubprocessProtocol):
@@ -61,10 +63,13 @@ class _Reader(asyncio.SubprocessProtocol):
         self._log = log
         self._on_lines = on_lines
         self._masker = masker
+        self.write_error: OSError | None = None
+        """Why the log stopped taking output (a full disk): the action is ended for it."""
         self._pending = b""
         self._ends_with_newline = True
         self.exited = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
+        self.unwritable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         # Secrets are masked before anything sees the output: file, events, panes.
@@ -74,7 +79,15 @@ class _Reader(asyncio.SubprocessProtocol):
             self._take(data)
 
     def _take(self, data: bytes) -> None:
-        self._log.write(data)
+        if self.write_error is not None:
+            return  # what cannot be kept is not passed on either
+        try:
+            self._log.write(data)
+        except OSError as exc:
+            self.write_error = exc
+            if not self.unwritable.done():
+                self.unwritable.set_result(None)
+            return
         self._ends_with_newline = data.endswith(b"\n")
         if self._on_lines is None:
             return
@@ -97,8 +110,9 @@ class _Reader(asyncio.SubprocessProtocol):
         """End of output: a last line without its newline is completed, in file and event."""
         if self._masker is not None and (rest := self._masker.flush()):
             self._take(rest)
-        if not self._ends_with_newline:
-            self._log.write(b"\n")
+        if not self._ends_with_newline and self.write_error is None:
+            with contextlib.suppress(OSError):
+                self._log.write(b"\n")
             self._ends_with_newline = True
         if self._pending and self._on_lines is not None:
             self._emit(self._pending + b"\n")
@@ -212,7 +226,7 @@ async def run_script(
         try:
             if on_start is not None:
                 on_start(pid)
-            timed_out, cancelled = await _wait(reader.exited, timeout, cancel)
+            timed_out, cancelled = await _wait(reader.exited, timeout, cancel, reader.unwritable)
         except BaseException:
             # The engine is stopping (or failed around us): the action's processes must not
             # outlive it, and the script is reaped so nothing is left half-closed.
@@ -231,7 +245,7 @@ async def run_script(
             transport.close()
     finally:
         log.close()
-    return ProcessResult(exit_code=code, timed_out=timed_out, cancelled=cancelled)
+    return ProcessResult(code, timed_out, cancelled, reader.write_error)
 
 
 async def _spawn(
@@ -286,10 +300,14 @@ async def _end(
 
 
 async def _wait(
-    exited: asyncio.Future[None], timeout: float | None, cancel: asyncio.Event | None
+    exited: asyncio.Future[None],
+    timeout: float | None,
+    cancel: asyncio.Event | None,
+    unwritable: asyncio.Future[None],
 ) -> tuple[bool, bool]:
-    """Wait for the process to exit, the timeout, or a cancel; say which of the latter two."""
-    waiters: set[asyncio.Future[Any]] = {exited}
+    """Wait for the process to exit, the timeout, a cancel, or its log to fail; say whether
+    it was the timeout or the cancel."""
+    waiters: set[asyncio.Future[Any]] = {exited, unwritable}
     cancel_task = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
     if cancel_task is not None:
         waiters.add(cancel_task)
@@ -298,7 +316,7 @@ async def _wait(
     finally:
         if cancel_task is not None:
             cancel_task.cancel()
-    if exited in done:
+    if exited in done or unwritable in done:
         return False, False
     if cancel_task is not None and cancel_task in done:
         return False, True

@@ -29,11 +29,17 @@ def log_path(ctx: RunContext, job: ActionJob) -> Path:
 
 def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:
     """Append engine-written lines (`text` ends with a newline) to the action's log."""
-    writer = LogWriter(log_path(ctx, job))
     try:
-        writer.write(text.encode())
-    finally:
-        writer.close()
+        writer = LogWriter(log_path(ctx, job))
+    except OSError:
+        writer = None  # a full disk: the line is lost, the event below still tells
+    if writer is not None:
+        try:
+            writer.write(text.encode())
+        except OSError:
+            pass
+        finally:
+            writer.close()
     if ctx.bus.wants_logs:
         ctx.publish(
             LogLines(**ctx.event_fields(), stage=job.stage.name, action=job.action.name, text=text)

@@ -34,7 +34,8 @@ from pipedeck.engine.masking import Masker
 from pipedeck.engine.process import run_script
 from pipedeck.engine.secrets import SecretError, resolve
 from pipedeck.engine.variables import read_variables_file
-from pipedeck.store import Status
+from pipedeck.store import Status, space
+from pipedeck.store.space import DISK_FULL, is_disk_full
 
 
 def _workspace(ctx: RunContext, job: ActionJob) -> Path:
@@ -165,6 +166,11 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         masker=masker,
     )
     code, why = _describe_exit(result.exit_code)
+    if result.write_error is not None:
+        if is_disk_full(result.write_error):
+            space.release(ctx.store.state_dir)
+            return Outcome(Status.FAILED, code, f"{DISK_FULL}: its log could not be written")
+        return Outcome(Status.FAILED, code, f"its log could not be written: {result.write_error}")
     # Before anything else: an action that wrote into a sealed artifact fails, whatever it
     # exited with, and is named (the next copy of it would fail too, without saying who).
     if (tampered := await asyncio.to_thread(_tampered, ctx)) is not None:
