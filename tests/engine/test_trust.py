@@ -204,6 +204,26 @@ def test_commands_lists_what_each_action_does(ci: Path) -> None:
     ]
 
 
+def test_commands_lists_where_secrets_come_from_a_command_being_one(tmp_path: Path) -> None:
+    path = tmp_path / "ci.yml"
+    path.write_text(
+        "name: ci\n"
+        "secrets:\n"
+        "  A: {command: 'curl -s https://example.invalid/token'}\n"
+        "  B: {file: ~/.config/ci/token}\n"
+        "  C: {env: CI_TOKEN}\n"
+        "stages:\n"
+        "  - name: S\n"
+        "    actions: [{name: a, kind: build, secrets: [A, B, C], run: make}]\n"
+    )
+    assert commands(load_pipeline(path)) == [
+        ("secrets/A", "secret", "runs curl -s https://example.invalid/token"),
+        ("secrets/B", "secret", "reads ~/.config/ci/token"),
+        ("secrets/C", "secret", "reads $CI_TOKEN"),
+        ("S/a", "build", "make"),
+    ]
+
+
 def test_the_engine_package_does_not_pull_in_the_ui() -> None:
     code = textwrap.dedent(
         """

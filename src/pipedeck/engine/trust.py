@@ -203,8 +203,16 @@ _WITHOUT_COMMAND = {
 
 
 def commands(pipeline: Pipeline) -> list[tuple[str, str, str]]:
-    """(`stage/action`, kind, what it runs) for every action: what to review before trusting."""
+    """(`stage/action`, kind, what it runs) for every action, and where every secret comes
+    from (a secret's command runs too): what to review before trusting."""
     rows = []
+    for name, secret in pipeline.secrets.items():
+        if secret.command is not None:
+            rows.append((f"secrets/{name}", "secret", f"runs {secret.command}"))
+        elif secret.file is not None:
+            rows.append((f"secrets/{name}", "secret", f"reads {secret.file}"))
+        else:
+            rows.append((f"secrets/{name}", "secret", f"reads ${secret.env}"))
     for stage in pipeline.stages:
         for action in stage.actions:
             if action.run is not None:
