@@ -93,7 +93,7 @@ class RunList(OptionList):
         if run.definition_origin == WORKING_TREE:
             # Its pipeline file had uncommitted edits: the run is not what the commit says.
             label.append(run.commit[:7], style="cyan")
-            label.append("✎", style="yellow")
+            label.append("✎ ", style="yellow")
         else:
             label.append(f"{run.commit[:7]} ", style="cyan")
         if run.waiting_for and run.status.active:
