@@ -155,7 +155,9 @@ async def test_the_script_keeps_default_signal_dispositions(tmp_path: Path) -> N
         log_path=tmp_path / "a.log",
     )
     assert result.exit_code == 0
-    assert (tmp_path / "ignored").read_text().split()[1] == "0000000000000000"
+    ignored = int((tmp_path / "ignored").read_text().split()[1], 16)
+    # No standard signal is ignored (32 and 33 are the C library's own, set up by it).
+    assert ignored & ((1 << 31) - 1) == 0, f"{ignored:x}"
     assert (tmp_path / "status").read_text() == "141\n"
 
 

@@ -67,6 +67,8 @@ class RunContext:
     2 ms (fork, exec, pipes); a stage of eight parallel actions starting in one loop turn froze
     the console that shares the loop for a whole frame. Taking turns lets it draw between."""
     artifacts: dict[str, Path] = field(default_factory=dict)
+    _inherited: dict[str, str] | None = None
+    """The environment every action starts from (`environment.action_base`)."""
     parking: bool = False
     """The engine stops while the run only waits: leave it waiting, as it is, for the next."""
 
@@ -84,7 +86,10 @@ class RunContext:
         return f"{self.token}/{stage.name}/{action.name}"
 
     def base_env(self, stage: Stage, action: Action) -> dict[str, str]:
-        env = action_base(self.repo.root)
+        if self._inherited is None:
+            # Once per run: resolving every PATH entry for every action adds up.
+            self._inherited = action_base(self.repo.root)
+        env = dict(self._inherited)
         env.update(self.variables.namespace("variables"))
         env.update(
             {

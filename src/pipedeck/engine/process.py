@@ -29,9 +29,10 @@ from typing import Any
 
 from pipedeck.engine import procfs
 from pipedeck.engine.masking import Masker
+from pipedeck.engine.spawner import Spawner
 from pipedeck.store.logs import LogWriter
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_PENDING_LINE = 1 << 20
 """A line longer than this is passed on in pieces rather than held in memory without end."""
@@ -165,7 +166,7 @@ async def end_group(pgid: int, grace: float) -> None:
     # while; say so rather than hang the run on it.
     if not await _gone(pgid, KILL_WAIT):
         survivors = procfs.running_in_group(pgid) if procfs.AVAILABLE else []
-        log.warning("process group %d still has %s after SIGKILL", pgid, survivors or "members")
+        logger.warning("process group %d still has %s after SIGKILL", pgid, survivors or "members")
 
 
 def end_marked(entry: str) -> int:
@@ -257,8 +258,14 @@ async def _spawn(
     env: Mapping[str, str],
     grace: float,
     masker: Masker | None,
-) -> tuple[asyncio.SubprocessTransport, _Reader]:
+) -> tuple[asyncio.SubprocessTransport | _Served, _Reader]:
     command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    if SUBREAPER and (spawner := Spawner.shared()) is not None:
+        try:
+            served = _spawn_served(spawner, loop, log, on_lines, command, cwd, env, grace, masker)
+            return await served
+        except OSError as exc:
+            logger.warning("the spawner failed, starting a reaper of its own: %s", exc)
     if SUBREAPER:
         # -I -S: the reaper is our own file and the standard library, nothing from the
         # environment (PYTHONPATH, site-packages) the action is given.
@@ -276,8 +283,75 @@ async def _spawn(
     )
 
 
+class _Served:
+    """An action the spawner started: what `run_script` asks of a subprocess transport."""
+
+    def __init__(self, pid: int, pipe: asyncio.ReadTransport) -> None:
+        self._pid = pid
+        self._pipe = pipe
+        self.returncode: int | None = None
+
+    def get_pid(self) -> int:
+        return self._pid
+
+    def get_returncode(self) -> int | None:
+        return self.returncode
+
+    def close(self) -> None:
+        self._pipe.close()
+
+
+class _PipeProtocol(asyncio.Protocol):
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.pipe_data_received(1, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._reader.connection_lost(exc)
+
+
+async def _spawn_served(
+    spawner: Spawner,
+    loop: asyncio.AbstractEventLoop,
+    log: LogWriter,
+    on_lines: Callable[[bytes], None] | None,
+    command: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    grace: float,
+    masker: Masker | None,
+) -> tuple[_Served, _Reader]:
+    reader = _Reader(log, on_lines, masker)
+    read_end, write_end = os.pipe()
+    try:
+        started = spawner.start(command, env, cwd, grace, write_end)
+    except OSError:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    pipe, _ = await loop.connect_read_pipe(
+        lambda: _PipeProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
+    )
+    pid = await started.pid
+    if pid < 0:
+        pipe.close()
+        raise OSError("the spawner stopped before starting the action")
+    handle = _Served(pid, pipe)
+
+    def ended(status: asyncio.Future[int | None]) -> None:
+        value = status.result()
+        handle.returncode = os.waitstatus_to_exitcode(value) if value is not None else None
+        reader.process_exited()
+
+    started.status.add_done_callback(ended)
+    return handle, reader
+
+
 async def _end(
-    transport: asyncio.SubprocessTransport,
+    transport: asyncio.SubprocessTransport | _Served,
     grace: float,
     exited: asyncio.Future[None],
     marker: str | None,
@@ -290,12 +364,17 @@ async def _end(
         # The reaper takes `grace`, then kills; only a wedged reaper makes us step in.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(exited), grace + KILL_WAIT)
-    await end_group(pid, 0.0 if SUBREAPER else grace)
+    if not SUBREAPER or not exited.done():
+        # No reaper: the group is what there is to end. A wedged reaper: the group, with it.
+        await end_group(pid, 0.0 if SUBREAPER else grace)
     await exited
     # A reaper that exited by itself left nothing below it. One that died of SIGKILL may
-    # have been killed from inside (its tree then went to init): look for its marker. So
-    # does every action where there is no reaper.
-    if marker is not None and (not SUBREAPER or transport.get_returncode() == -signal.SIGKILL):
+    # have been killed from inside, handing its tree on: end its group, and look for its
+    # marker. So does every action where there is no reaper.
+    killed = transport.get_returncode() == -signal.SIGKILL
+    if SUBREAPER and killed:
+        await end_group(pid, 0.0)
+    if marker is not None and (not SUBREAPER or killed):
         await asyncio.to_thread(end_marked, marker)
 
 

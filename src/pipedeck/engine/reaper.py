@@ -59,6 +59,34 @@ def _original_environment() -> list[bytes]:
 
 def _descendants() -> list[int]:
     """Every process below this one (zombies included: they still need reaping)."""
+    try:
+        return _descendants_listed()
+    except OSError:
+        return _descendants_scanned()
+
+
+def _descendants_listed() -> list[int]:
+    # /proc/<pid>/task/<tid>/children: a few small reads instead of one per process.
+    found: list[int] = []
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = [entry.name for entry in os.scandir(f"/proc/{pid}/task")]
+        except FileNotFoundError:
+            continue  # it ended meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    below = [int(p) for p in f.read().split()]
+            except FileNotFoundError:
+                continue
+            found.extend(below)
+            todo.extend(below)
+    return found
+
+
+def _descendants_scanned() -> list[int]:
     children: dict[int, list[int]] = {}
     with os.scandir("/proc") as entries:
         names = [entry.name for entry in entries if entry.name.isdigit()]
@@ -98,18 +126,19 @@ class Reaper:
                 self.status = status
 
     def start(self, command: list[str], environment: list[bytes]) -> None:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                signal.pthread_sigmask(signal.SIG_SETMASK, set())
-                # Python ignores these for itself; the script gets the defaults back.
-                for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-                    signal.signal(sig, signal.SIG_DFL)
-                os.execvpe(command[0], command, _as_mapping(environment))
-            except BaseException as exc:
-                os.write(2, f"pipedeck: cannot start {command[0]}: {exc}\n".encode())
-            os._exit(127)
-        self.script = pid
+        try:
+            # posix_spawn (vfork and exec) costs a fraction of a fork of this process. The
+            # script gets an empty signal mask, and the defaults of what Python ignores.
+            self.script = os.posix_spawnp(
+                command[0],
+                command,
+                _as_mapping(environment),
+                setsigmask=(),
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+        except OSError as exc:
+            os.write(2, f"pipedeck: cannot start {command[0]}: {exc}\n".encode())
+            self.status = 127 << 8  # as a shell reports a command it cannot run
 
     def wait_for_script(self) -> None:
         """Until the script ends, or someone asks us to stop."""
@@ -171,7 +200,136 @@ def _as_mapping(environment: list[bytes]) -> dict[bytes, bytes]:
     return {name: value for name, _, value in pairs}
 
 
+def serve(parent: int, sock_fd: int) -> None:
+    """`--serve`: the engine's spawner. One per engine process, started once, so no action
+    pays for starting Python: each request forks a reaper from here (fork of a small
+    single-threaded process is safe and quick) that runs the action as `main` would.
+
+    Requests come over a SOCK_SEQPACKET socket as JSON with the output pipe's write end
+    attached; replies say the reaper's pid, and later its wait status. The spawner is a
+    subreaper too: anything left by a reaper that was killed comes to it, and is killed.
+    """
+    import array
+    import json
+    import select
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    reapers: set[int] = set()
+    orphans = False
+
+    def send(message: dict[str, object]) -> None:
+        sock.send(json.dumps(message).encode())
+
+    while True:
+        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid in reapers:
+                    reapers.discard(pid)
+                    send({"pid": pid, "status": status})
+                    # A reaper that ended by itself left nothing; one killed (from inside its
+                    # action) handed its tree to us.
+                    killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+                    orphans = orphans or killed
+                else:
+                    orphans = True
+            # Children that are no reaper of ours are what a killed reaper left: their
+            # action is over, so they go too (and what they leave comes here next).
+            if orphans:
+                orphans = False
+                for child in _children():
+                    if child not in reapers:
+                        _kill(child, signal.SIGKILL)
+        if sock.fileno() in ready:
+            fds = array.array("i")
+            data, ancillary, _, _ = sock.recvmsg(1 << 20, socket.CMSG_LEN(fds.itemsize))
+            if not data:
+                os._exit(0)  # the engine is gone; each reaper's PDEATHSIG ends its action
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+            request = json.loads(data)
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                signal.set_wakeup_fd(-1)
+                os.close(wake_r)
+                os.close(wake_w)
+                _run_requested(request, fds[0])
+            os.close(fds[0])
+            reapers.add(pid)
+            send({"id": request["id"], "started": pid})
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    found = []
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rfind(b")") + 2 :].split()[1].decode() == me:
+                found.append(int(entry.name))
+    return found
+
+
+def _run_requested(request: dict[str, object], out: int) -> None:
+    """In a reaper forked by the spawner: the action's session, its output, its script."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    reaper = Reaper(float(request["grace"]))  # type: ignore[arg-type]
+    try:
+        os.setsid()
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        os.close(null)
+        os.chdir(str(request["cwd"]))
+        env = request["env"]
+        assert isinstance(env, dict)
+        environment = [f"{k}={v}".encode("utf-8", "surrogateescape") for k, v in env.items()]
+        command = request["argv"]
+        assert isinstance(command, list)
+        reaper.start([str(c) for c in command], environment)
+        reaper.wait_for_script()
+        reaper.end_everything()
+    except BaseException as exc:
+        os.write(2, f"pipedeck: the action's reaper failed: {exc!r}\n".encode())
+        reaper.grace = 0.0
+        reaper.end_everything()
+        os._exit(125)
+    reaper.exit()
+
+
 def main(argv: list[str]) -> None:
+    if argv[1] == "--serve":
+        serve(int(argv[2]), int(argv[3]))
+        return
     grace, parent, command = float(argv[1]), int(argv[2]), argv[3:]
     environment = _original_environment()
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
