@@ -261,10 +261,11 @@ stages:
 """
 
 
-def test_recovery_is_the_last_net_when_the_reaper_and_the_engine_are_both_killed(
+def test_recovery_is_the_last_net_when_reaper_spawner_and_engine_are_all_killed(
     repo: RepoMaker, tmp_path: Path
 ) -> None:
-    """The reaper gone as well, what is left is found by the run marker and its group."""
+    """The reaper and the spawner gone as well, what is left is found by the run marker and
+    its group."""
     repo.pipeline(ESCAPED)
     repo.commit()
     names = ("clean.pid", "daemon.pid", "reaper.pid")
@@ -279,10 +280,15 @@ def test_recovery_is_the_last_net_when_the_reaper_and_the_engine_are_both_killed
         # One child with an empty environment in the action's group, one marked daemon in a
         # session of its own.
         assert os.getpgid(clean) == reaper and os.getsid(daemon) == daemon
-        # Frozen first, so the engine cannot notice the reaper go and clean up itself.
-        proc.send_signal(signal.SIGSTOP)
-        os.kill(reaper, signal.SIGKILL)
-        wait_for(lambda: gone(reaper), "the reaper to die")
+        # The engine's spawner, the reaper's parent, would end what a killed reaper leaves:
+        # it goes too. All frozen first, so none of them notices another go and cleans up.
+        spawner = int(Path(f"/proc/{reaper}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert spawner != proc.pid
+        for pid in (proc.pid, spawner, reaper):
+            os.kill(pid, signal.SIGSTOP)
+        for pid in (reaper, spawner):
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: gone(pid), "the reaper and the spawner to die")
         proc.kill()
         proc.wait()
         assert not gone(clean) and not gone(daemon)

@@ -116,11 +116,13 @@ async def test_many_daemons_at_once_all_end(tmp_path: Path) -> None:
 
 
 async def test_a_script_that_kills_its_reaper_still_leaves_nothing(tmp_path: Path) -> None:
-    """The nets under the reaper: the action's group, and the marker in the environment."""
+    """The nets under the reaper: the spawner it leaves its tree to, the action's group, and
+    the marker in the environment."""
     script = """
     setsid bash -c 'echo $$ > marked.pid; exec sleep 60' &
     ( echo $BASHPID > grouped.pid; exec sleep 60 ) &
-    until [ -s marked.pid ] && [ -s grouped.pid ]; do sleep 0.01; done
+    setsid env -i /bin/bash -c 'echo $$ > unmarked.pid; exec sleep 60' &
+    until [ -s marked.pid ] && [ -s grouped.pid ] && [ -s unmarked.pid ]; do sleep 0.01; done
     kill -9 $PPID
     sleep 60
     """
@@ -130,6 +132,14 @@ async def test_a_script_that_kills_its_reaper_still_leaves_nothing(tmp_path: Pat
     assert result.exit_code == -9
     for name in ("marked.pid", "grouped.pid"):
         assert gone(pid_of(tmp_path / name)), name
+    # No marker, a session of its own: only the spawner knows it, and ends it at once.
+    unmarked = pid_of(tmp_path / "unmarked.pid")
+
+    async def ended() -> None:
+        while not gone(unmarked):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(ended(), 30)
 
 
 async def test_the_script_gets_exactly_the_environment_it_was_given(tmp_path: Path) -> None:
