@@ -19,6 +19,7 @@ import _signal as signal  # type: ignore[import-not-found]  # (no stubs)
 import os
 import sys
 import time
+from typing import NoReturn
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -172,7 +173,23 @@ class Reaper:
             self.reap()
             below = _descendants()
 
-    def exit(self) -> None:
+    def run(self, command: list[str], environment: list[bytes], parent: int) -> NoReturn:
+        """Run `command` to its end and everything below it after, then exit as it did."""
+        try:
+            # The parent may have died before PDEATHSIG was armed: nothing to run for then.
+            if os.getppid() == parent:
+                self.start(command, environment)
+                self.wait_for_script()
+            self.end_everything()
+        except BaseException as exc:
+            # Whatever went wrong here, nothing below may outlive us.
+            os.write(2, f"pipedeck: the action's reaper failed: {exc!r}\n".encode())
+            self.grace = 0.0
+            self.end_everything()
+            os._exit(125)
+        self.exit()
+
+    def exit(self) -> NoReturn:
         status = self.status if self.status is not None else 0
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -265,13 +282,14 @@ def serve(parent: int, sock_fd: int) -> None:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
             request = json.loads(data)
+            spawner = os.getpid()
             pid = os.fork()
             if pid == 0:
                 sock.close()
                 signal.set_wakeup_fd(-1)
                 os.close(wake_r)
                 os.close(wake_w)
-                _run_requested(request, fds[0])
+                _run_requested(request, fds[0], spawner)
             os.close(fds[0])
             reapers.add(pid)
             send({"id": request["id"], "started": pid})
@@ -294,7 +312,7 @@ def _children() -> list[int]:
     return found
 
 
-def _run_requested(request: dict[str, object], out: int) -> None:
+def _run_requested(request: dict[str, object], out: int, parent: int) -> NoReturn:
     """In a reaper forked by the spawner: the action's session, its output, its script."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
@@ -315,15 +333,10 @@ def _run_requested(request: dict[str, object], out: int) -> None:
         environment = [f"{k}={v}".encode("utf-8", "surrogateescape") for k, v in env.items()]
         command = request["argv"]
         assert isinstance(command, list)
-        reaper.start([str(c) for c in command], environment)
-        reaper.wait_for_script()
-        reaper.end_everything()
     except BaseException as exc:
         os.write(2, f"pipedeck: the action's reaper failed: {exc!r}\n".encode())
-        reaper.grace = 0.0
-        reaper.end_everything()
         os._exit(125)
-    reaper.exit()
+    reaper.run([str(c) for c in command], environment, parent)
 
 
 def main(argv: list[str]) -> None:
@@ -335,20 +348,7 @@ def main(argv: list[str]) -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    reaper = Reaper(grace)
-    try:
-        # The engine may have died before PDEATHSIG was armed: then there is nothing to run for.
-        if os.getppid() == parent:
-            reaper.start(command, environment)
-            reaper.wait_for_script()
-        reaper.end_everything()
-    except BaseException as exc:
-        # Whatever went wrong here, nothing below may outlive us.
-        os.write(2, f"pipedeck: the action's reaper failed: {exc!r}\n".encode())
-        reaper.grace = 0.0
-        reaper.end_everything()
-        os._exit(125)
-    reaper.exit()
+    Reaper(grace).run(command, environment, parent)
 
 
 if __name__ == "__main__":

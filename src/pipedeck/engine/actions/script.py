@@ -60,9 +60,9 @@ def _input_path(ctx: RunContext, job: ActionJob, name: str, work: Path) -> Path:
     return ctx.layout.inputs(job.stage.name, job.action.name, name)
 
 
-def _tampered(ctx: RunContext) -> str | None:
+def _tampered(artifacts: list[tuple[str, Path]]) -> str | None:
     """Which sealed artifact of the run no longer matches its manifest, and where."""
-    for name, artifact in ctx.artifacts.items():
+    for name, artifact in artifacts:
         where = changed(artifact)
         if where is not None:
             return f"artifact {name!r} was changed while this action ran: {where}"
@@ -173,7 +173,9 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         return Outcome(Status.FAILED, code, f"its log could not be written: {result.write_error}")
     # Before anything else: an action that wrote into a sealed artifact fails, whatever it
     # exited with, and is named (the next copy of it would fail too, without saying who).
-    if (tampered := await asyncio.to_thread(_tampered, ctx)) is not None:
+    # A copy, taken here: a parallel action's artifacts join the run's while this looks.
+    sealed = list(ctx.artifacts.items())
+    if (tampered := await asyncio.to_thread(_tampered, sealed)) is not None:
         write_log(ctx, job, f"pipedeck: {tampered}\n")
         return Outcome(Status.FAILED, code, tampered)
     if result.cancelled:
