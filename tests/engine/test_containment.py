@@ -88,8 +88,8 @@ async def test_a_cancel_leaves_no_daemon(tmp_path: Path) -> None:
     cancel = asyncio.Event()
 
     async def cancel_when_started() -> None:
-        await until(tmp_path / "all.pid")
-        await until(tmp_path / "setsid.pid")
+        for name in DAEMONS:  # every one of them started before the cancel
+            await until(tmp_path / f"{name}.pid")
         cancel.set()
 
     canceller = asyncio.create_task(cancel_when_started())
