@@ -12,6 +12,8 @@ Tabs, newlines and carriage returns stay: progress bars redraw their own line wi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TextIO
 
 from pipedeck.visible import visible
 
@@ -43,3 +45,23 @@ def _plain(text: str) -> bool:
 
 
 _WHITESPACE = {ord("\n"): None, ord("\t"): None, ord("\r"): None}
+
+
+def shown_for(out: TextIO) -> Callable[[str], str]:
+    """How build output is written to `out`: as it is to a pipe or a file (byte-exact), and
+    with nothing but its colours to a terminal."""
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return for_terminal if tty else _as_is
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def prefix_lines(prefix: str, text: str) -> str:
+    """Prefix every line of a newline-terminated batch at once (no per-line Python loop)."""
+    body = text[:-1] if text.endswith("\n") else text
+    return prefix + body.replace("\n", "\n" + prefix) + "\n"

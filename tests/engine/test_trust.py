@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipedeck.definition import load_pipeline
+from pipedeck.engine.errors import TrustError
 from pipedeck.engine.requests import current_user
-from pipedeck.engine.trust import TrustError, TrustStore, commands, digest_of, trust_file
+from pipedeck.engine.trust import TrustStore, digest_of, reviewed_commands, trust_file
 from tests.conftest import RepoMaker
 
 CI = """
@@ -197,7 +198,7 @@ def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
 
 
 def test_commands_lists_what_each_action_does(ci: Path) -> None:
-    assert commands(load_pipeline(ci)) == [
+    assert reviewed_commands(load_pipeline(ci)) == [
         ("Source/checkout", "source", "exports the commit"),
         ("Build/compile", "build", "make all\nmake check"),
         ("Gate/ok", "approval", "waits for approval"),
@@ -216,7 +217,7 @@ def test_commands_lists_where_secrets_come_from_a_command_being_one(tmp_path: Pa
         "  - name: S\n"
         "    actions: [{name: a, kind: build, secrets: [A, B, C], run: make}]\n"
     )
-    assert commands(load_pipeline(path)) == [
+    assert reviewed_commands(load_pipeline(path)) == [
         ("secrets/A", "secret", "runs curl -s https://example.invalid/token"),
         ("secrets/B", "secret", "reads ~/.config/ci/token"),
         ("secrets/C", "secret", "reads $CI_TOKEN"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from pipedeck.cli.context import Options, fail
-from pipedeck.cli.running import say_left_waiting
 
 
 def open_console(opts: Options, start_pipeline: str | None = None) -> None:
@@ -17,7 +16,8 @@ def open_console(opts: Options, start_pipeline: str | None = None) -> None:
             " (see README), or try `pipedeck demo`"
         )
     # Imported here: the headless commands never pay for loading the UI toolkit.
-    from pipedeck.tui.app import PipedeckApp
+    from pipedeck.cli.foreground import say_left_waiting
+    from pipedeck.tui import PipedeckApp
 
     app = PipedeckApp(project, start_pipeline=start_pipeline)
     app.run()

@@ -8,51 +8,61 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from pipedeck.engine.project import Project, ProjectError
-from pipedeck.gitrepo import GitError, GitRepo
-from pipedeck.store import RunRecord, StoreError
+from pipedeck.gitrepo import GitError, locate, user_email
 from pipedeck.visible import visible
+
+if TYPE_CHECKING:
+    from pipedeck.engine import Client, Project
+    from pipedeck.store import RunRecord
 
 
 @dataclass
 class Options:
     repo: Path
     state_dir: Path | None
+    _client: Client | None = field(default=None, repr=False)
     _project: Project | None = field(default=None, repr=False)
 
-    def project(self) -> Project:
-        if self._project is None:
+    def client(self) -> Client:
+        """The repository opened to read and steer its runs: all most commands need."""
+        if self._client is None:
+            from pipedeck.engine import Client
+
             try:
-                self._project = Project.open(self.repo, self.state_dir)
-            except (GitError, StoreError) as exc:
-                fail(str(exc))
+                self._client = Client.open(self.repo, self.state_dir)
             except (OSError, sqlite3.DatabaseError) as exc:
                 where = self.state_dir or "the state directory"
                 fail(f"cannot open run history in {where}: {exc}")
-            for run in self._project.recovered:
+            for run in self._client.recovered:
                 say(f"pipedeck: {run.key} was left running; marked interrupted", err=True)
+        return self._client
+
+    def project(self) -> Project:
+        """The repository opened to load its pipeline files and run them."""
+        if self._project is None:
+            # Loads the pipeline model and GitPython: only commands that need them get here.
+            from pipedeck.engine import Project
+
+            self._project = Project.of(self.client())
         return self._project
 
     def repo_root(self) -> Path:
         """The repository around `--repo`, or `--repo` itself when it is not in one."""
         try:
-            return GitRepo.open(self.repo).root
+            return locate(self.repo).root
         except GitError:
             return self.repo
 
     def user_email(self) -> str | None:
         """The deciding checkout's git `user.email`, recorded with a decision."""
-        return self.project().repo.user_email()
+        return user_email(self.client().root)
 
     def find_run(self, ref: str) -> RunRecord:
-        try:
-            return self.project().store.find_run(ref)
-        except StoreError as exc:
-            fail(str(exc))
+        return self.client().store.find_run(ref)
 
 
 _LOCATED = re.compile(r"^\S+:\d+:\d+: ")
@@ -72,6 +82,3 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
-
-
-CLIENT_ERRORS = (ProjectError, StoreError, GitError)

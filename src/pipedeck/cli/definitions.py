@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipedeck.cli.context import Options, say
-from pipedeck.definition import DefinitionError, Problem, load_pipeline, load_pipelines
-from pipedeck.definition import pipeline_schema as build_schema
 from pipedeck.definition.errors import display_path
+
+if TYPE_CHECKING:
+    from pipedeck.definition import Problem
 
 
 @click.command()
@@ -19,6 +21,8 @@ from pipedeck.definition.errors import display_path
 @click.pass_obj
 def validate(opts: Options, files: tuple[Path, ...]) -> None:
     """Check pipeline FILEs (default: every file in pipelines/); print FILE:LINE:COL errors."""
+    from pipedeck.definition import DefinitionError, load_pipeline, load_pipelines
+
     problems: list[Problem] = []
     count = 0
     if files:
@@ -49,7 +53,6 @@ def validate(opts: Options, files: tuple[Path, ...]) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema (draft-07) of pipeline files, for editor completion."""
-    click.echo(json.dumps(build_schema(), indent=2))
+    from pipedeck.definition import pipeline_schema
 
-
-COMMANDS = [validate, schema]
+    click.echo(json.dumps(pipeline_schema(), indent=2))

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipedeck.cli.console import open_console
 from pipedeck.cli.context import Options, fail, say
-from pipedeck.cli.running import run_in_foreground
-from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
-from pipedeck.demo.sample import HISTORY
-from pipedeck.engine import Engine, RequestError
-from pipedeck.engine.events import ApprovalRequested, Event
-from pipedeck.engine.liveness import RepoLock, lock_holder
-from pipedeck.engine.project import Project, ProjectError
-from pipedeck.engine.trust import TrustError, TrustStore, digest_of
-from pipedeck.gitrepo import GitError
+from pipedeck.engine import RepoLock, RequestError, TrustError, TrustStore, digest_of, lock_holder
 from pipedeck.store import Status
+
+if TYPE_CHECKING:
+    from pipedeck.engine import Engine, Event
 
 
 def _auto_approve(engine: Engine, event: Event) -> None:
+    from pipedeck.engine import ApprovalRequested
+
     if isinstance(event, ApprovalRequested):
         run = engine.project.store.run_by_id(event.run_id)
         try:
@@ -34,6 +31,8 @@ def _auto_approve(engine: Engine, event: Event) -> None:
 def _trust_sample(root: Path) -> None:
     """Trust the sample's pipeline files, but only with the content the demo wrote: a file
     edited in a reused directory is left for the user to review."""
+    from pipedeck.demo.sample import HISTORY
+
     store = TrustStore()
     final = {name: text for _, files in HISTORY for name, text in files.items()}
     for name, text in final.items():
@@ -59,13 +58,19 @@ def _trust_sample(root: Path) -> None:
 @click.pass_obj
 def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_json: bool) -> None:
     """Create a sample app repository in DIRECTORY and run its pipeline in the console."""
+    import asyncio
+
+    from pipedeck.cli.foreground import run_in_foreground
+    from pipedeck.demo import DEMO_PIPELINE, create_demo_repo
+    from pipedeck.engine import Project
+
     try:
         repo = create_demo_repo(directory)
-        _trust_sample(repo.root)
-        project = Project.open(repo.root, opts.state_dir)
-        pipeline = project.pipeline(DEMO_PIPELINE)
-    except (GitError, ProjectError, FileExistsError) as exc:
+    except FileExistsError as exc:
         fail(str(exc))
+    _trust_sample(repo.root)
+    project = Project.open(repo.root, opts.state_dir)
+    pipeline = project.pipeline(DEMO_PIPELINE)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not (headless or auto_approve or as_json) and interactive:
         project.close()
@@ -93,6 +98,3 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
         app = repo.root / "server" / "current" / "greeter.pyz"
         say(f"pipedeck: deployed; try: python3 {app} you", err=True)
     sys.exit(0 if result.status is Status.SUCCEEDED else 1)
-
-
-COMMANDS = [demo]

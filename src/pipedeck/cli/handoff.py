@@ -14,14 +14,17 @@ import sys
 import time
 from collections.abc import Callable
 
+from pipedeck import engine
 from pipedeck.cli.context import fail, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
-from pipedeck.engine import requests
-from pipedeck.engine.follow import RunFollower
-from pipedeck.engine.liveness import RepoLock, lock_holder
-from pipedeck.engine.project import Project
-from pipedeck.engine.requests import RequestError
-from pipedeck.engine.service import REQUEST_PATIENCE
+from pipedeck.engine import (
+    REQUEST_PATIENCE,
+    Project,
+    RepoLock,
+    RequestError,
+    RunFollower,
+    lock_holder,
+)
 from pipedeck.store import RunRecord, Status
 from pipedeck.store.control import Request
 from pipedeck.store.db import now
@@ -83,7 +86,7 @@ def _cancel(project: Project, run: RunRecord) -> None:
         sys.exit(130)
     print("\npipedeck: asking the engine to cancel… (again to stop following)", file=sys.stderr)
     try:
-        requests.cancel(project.store, current)
+        engine.cancel(project.store, current)
     except RequestError as exc:
         print(f"pipedeck: {exc}", file=sys.stderr)
 

@@ -12,14 +12,11 @@ from pathlib import Path
 import click
 
 from pipedeck.cli.context import Options, fail, print_json, say
-from pipedeck.cli.printer import prefix_lines, shown_for
-from pipedeck.engine.liveness import engine_alive
-from pipedeck.engine.project import WORKING_TREE
-from pipedeck.engine.recovery import recover
-from pipedeck.store import ActionDetail, RunDetail, RunRecord, StageRecord, Store
+from pipedeck.engine import engine_alive, recover
+from pipedeck.store import WORKING_TREE, ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
-from pipedeck.terminal import for_terminal
+from pipedeck.terminal import for_terminal, prefix_lines, shown_for
 
 
 def duration(started: str | None, finished: str | None) -> str:
@@ -40,7 +37,7 @@ def duration(started: str | None, finished: str | None) -> str:
 @click.pass_obj
 def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
-    records = opts.project().store.runs(pipeline, limit=limit)
+    records = opts.client().store.runs(pipeline, limit=limit)
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -64,7 +61,7 @@ def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None
 def show(opts: Options, run_ref: str, as_json: bool) -> None:
     """Show RUN (PIPELINE/N, or PIPELINE for its latest): stages, actions, decisions."""
     run = opts.find_run(run_ref)
-    detail = opts.project().store.detail(run)
+    detail = opts.client().store.detail(run)
     if as_json:
         print_json(detail.to_dict())
         return
@@ -131,7 +128,7 @@ def logs(opts: Options, run_ref: str, which: str | None, follow: bool, raw: bool
     To a terminal, a log keeps its colours and loses every other escape sequence (titles,
     clipboard, cursor moves, clearing the screen); to a pipe or a file it is byte-exact.
     """
-    store = opts.project().store
+    store = opts.client().store
     run = opts.find_run(run_ref)
     single = which is not None
     shown = (lambda text: text) if raw else shown_for(sys.stdout)
@@ -190,6 +187,3 @@ def _follow(store: Store, run: RunRecord, which: str | None, shown: Callable[[st
             say(f"==> {current.key} {current.status.look.words}", err=True)
             return
         time.sleep(0.1)
-
-
-COMMANDS = [runs, show, logs]

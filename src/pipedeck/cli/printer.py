@@ -10,10 +10,9 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import TextIO
 
-from pipedeck.engine.events import (
+from pipedeck.engine import (
     ActionFinished,
     ActionStarted,
     ApprovalDecided,
@@ -26,28 +25,8 @@ from pipedeck.engine.events import (
     WatchStarted,
 )
 from pipedeck.store import Status
-from pipedeck.terminal import for_terminal
+from pipedeck.terminal import prefix_lines, shown_for
 from pipedeck.visible import visible
-
-
-def shown_for(out: TextIO) -> Callable[[str], str]:
-    """How build output is written to `out`: as it is to a pipe or a file (byte-exact), and
-    with nothing but its colours to a terminal."""
-    try:
-        tty = out.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    return for_terminal if tty else _as_is
-
-
-def _as_is(text: str) -> str:
-    return text
-
-
-def prefix_lines(prefix: str, text: str) -> str:
-    """Prefix every line of a newline-terminated batch at once (no per-line Python loop)."""
-    body = text[:-1] if text.endswith("\n") else text
-    return prefix + body.replace("\n", "\n" + prefix) + "\n"
 
 
 class _Printer:

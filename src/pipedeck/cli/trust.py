@@ -13,10 +13,9 @@ from pathlib import Path
 import click
 
 from pipedeck.cli.context import Options, fail, say
-from pipedeck.definition import DefinitionError
-from pipedeck.definition.errors import display_path
-from pipedeck.definition.loader import SUFFIXES, load_file
-from pipedeck.engine.trust import TrustError, TrustState, TrustStore, commands
+from pipedeck.definition.errors import DefinitionError, display_path
+from pipedeck.definition.references import SUFFIXES
+from pipedeck.engine import TrustError, TrustState, TrustStore, reviewed_commands
 
 _STATES = {"new": "new (never trusted)", "changed": "changed since it was trusted"}
 
@@ -47,6 +46,9 @@ def _show(shown: Path, state: TrustState, rows: list[tuple[str, str, str]]) -> N
 
 def _review(store: TrustStore, file: Path, root: Path, yes: bool) -> bool:
     """Show `file` and trust it if the user agrees; True when it ends trusted."""
+    # Reading a file to review it is the one step that needs the pipeline model.
+    from pipedeck.definition.loader import load_file
+
     shown = display_path(file)
     try:
         # One read: what is shown is what is recorded (a file swapped between two reads
@@ -66,7 +68,7 @@ def _review(store: TrustStore, file: Path, root: Path, yes: bool) -> bool:
     if state.trusted:
         say(f"{shown}: already trusted")
         return True
-    _show(shown, state, commands(pipeline))
+    _show(shown, state, reviewed_commands(pipeline))
     if not (yes or click.confirm(f"Trust {shown}?", default=False)):
         say(f"{shown}: not trusted")
         return False
@@ -123,6 +125,3 @@ def _list(store: TrustStore, targets: list[Path]) -> None:
         except OSError as exc:
             state = f"unreadable ({exc.strerror or exc})"
         say(f"{state:<8}  {display_path(file)}")
-
-
-COMMANDS = [trust]

@@ -22,9 +22,8 @@ from pydantic import ValidationError
 from pipedeck.definition import messages, rules
 from pipedeck.definition.errors import DefinitionError, Finding, Problem, render_path
 from pipedeck.definition.model import Pipeline
+from pipedeck.definition.references import SUFFIXES
 from pipedeck.definition.yamlsource import SourceError, SourceMap, parse
-
-SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass

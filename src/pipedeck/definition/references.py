@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 
+SUFFIXES = (".yml", ".yaml")
+"""A pipeline file is `pipelines/NAME.yml` (or `.yaml`); its name is the pipeline's."""
+RESERVED_PREFIX = "PIPEDECK_"
+"""Environment names pipedeck sets for every action (its run, workspace, artifacts, marker)."""
+
 REFERENCE = re.compile(r"#\{\s*([A-Za-z0-9_.-]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 
 PIPELINE_NAMES = frozenset({"name", "run", "number", "commit", "commit_short", "branch"})

@@ -16,7 +16,12 @@ from typing import Any
 
 from pipedeck.definition.errors import DataPath, Finding
 from pipedeck.definition.model import ActionKind
-from pipedeck.definition.references import PIPELINE_NAMES, REFERENCE, SOURCE_NAMES
+from pipedeck.definition.references import (
+    PIPELINE_NAMES,
+    REFERENCE,
+    RESERVED_PREFIX,
+    SOURCE_NAMES,
+)
 
 _KINDS = frozenset(kind.value for kind in ActionKind)
 _NEEDS_RUN = frozenset({ActionKind.BUILD, ActionKind.TEST, ActionKind.DEPLOY, ActionKind.INVOKE})
@@ -195,10 +200,6 @@ def _secrets(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:
                 known = ", ".join(declared) or "none"
                 message = f"no secret named {name!r} in the pipeline's secrets (declared: {known})"
                 yield Finding((*action.path, "secrets", index), message)
-
-
-RESERVED_PREFIX = "PIPEDECK_"
-"""Environment names pipedeck sets for every action (its run, workspace, artifacts, marker)."""
 
 
 def _reserved_names(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:

@@ -1,17 +1,150 @@
-"""The headless engine: runs pipelines, emits events, never draws."""
+"""The headless engine: runs pipelines, emits events, never draws.
 
-from pipedeck.engine.context import Settings
-from pipedeck.engine.engine import Engine, EngineError
-from pipedeck.engine.project import Project, ProjectError
-from pipedeck.engine.provenance import current_user
-from pipedeck.engine.requests import RequestError
+This namespace is the engine's public API, the only one the console and the command line use.
+Each name loads its module on first use, so a command that only reads the history never
+loads what running a pipeline needs (see `pipedeck.lazy`)."""
+
+from typing import TYPE_CHECKING
+
+from pipedeck.lazy import Exports
+
+if TYPE_CHECKING:
+    from pipedeck.engine.client import Client
+    from pipedeck.engine.context import Settings
+    from pipedeck.engine.engine import Engine
+    from pipedeck.engine.errors import (
+        USER_ERRORS,
+        EngineError,
+        ProjectError,
+        RequestError,
+        TrustError,
+    )
+    from pipedeck.engine.events import (
+        ActionFinished,
+        ActionStarted,
+        ApprovalDecided,
+        ApprovalRequested,
+        Event,
+        LogLines,
+        RunEvent,
+        RunFinished,
+        RunStarted,
+        StageFinished,
+        StageStarted,
+        TriggerSkipped,
+        WatchStarted,
+    )
+    from pipedeck.engine.follow import RunFollower
+    from pipedeck.engine.liveness import RepoLock, engine_alive, lock_holder
+    from pipedeck.engine.pending import pending_commits
+    from pipedeck.engine.project import Project
+    from pipedeck.engine.provenance import current_user
+    from pipedeck.engine.recovery import recover
+    from pipedeck.engine.requests import (
+        approve,
+        cancel,
+        disable_transition,
+        enable_transition,
+        reject,
+        request_retry,
+        request_start,
+    )
+    from pipedeck.engine.service import REQUEST_PATIENCE, EngineService
+    from pipedeck.engine.trust import (
+        TrustState,
+        TrustStore,
+        digest_of,
+        reviewed_commands,
+    )
 
 __all__ = [
+    "REQUEST_PATIENCE",
+    "USER_ERRORS",
+    "ActionFinished",
+    "ActionStarted",
+    "ApprovalDecided",
+    "ApprovalRequested",
+    "Client",
     "Engine",
     "EngineError",
+    "EngineService",
+    "Event",
+    "LogLines",
     "Project",
     "ProjectError",
+    "RepoLock",
     "RequestError",
+    "RunEvent",
+    "RunFinished",
+    "RunFollower",
+    "RunStarted",
     "Settings",
+    "StageFinished",
+    "StageStarted",
+    "TriggerSkipped",
+    "TrustError",
+    "TrustState",
+    "TrustStore",
+    "WatchStarted",
+    "approve",
+    "cancel",
     "current_user",
+    "digest_of",
+    "disable_transition",
+    "enable_transition",
+    "engine_alive",
+    "lock_holder",
+    "pending_commits",
+    "recover",
+    "reject",
+    "request_retry",
+    "request_start",
+    "reviewed_commands",
 ]
+__getattr__ = Exports(
+    __name__,
+    {
+        "ActionFinished": "events",
+        "ActionStarted": "events",
+        "ApprovalDecided": "events",
+        "ApprovalRequested": "events",
+        "Client": "client",
+        "Engine": "engine",
+        "EngineError": "errors",
+        "EngineService": "service",
+        "Event": "events",
+        "LogLines": "events",
+        "Project": "project",
+        "ProjectError": "errors",
+        "REQUEST_PATIENCE": "service",
+        "RepoLock": "liveness",
+        "RequestError": "errors",
+        "RunEvent": "events",
+        "RunFinished": "events",
+        "RunFollower": "follow",
+        "RunStarted": "events",
+        "Settings": "context",
+        "StageFinished": "events",
+        "StageStarted": "events",
+        "TriggerSkipped": "events",
+        "TrustError": "errors",
+        "TrustState": "trust",
+        "TrustStore": "trust",
+        "USER_ERRORS": "errors",
+        "WatchStarted": "events",
+        "approve": "requests",
+        "cancel": "requests",
+        "current_user": "provenance",
+        "digest_of": "trust",
+        "disable_transition": "requests",
+        "enable_transition": "requests",
+        "engine_alive": "liveness",
+        "lock_holder": "liveness",
+        "pending_commits": "pending",
+        "recover": "recovery",
+        "reject": "requests",
+        "request_retry": "requests",
+        "request_start": "requests",
+        "reviewed_commands": "trust",
+    },
+)

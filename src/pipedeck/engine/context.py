@@ -5,32 +5,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from pipedeck.definition.model import Action, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.environment import action_base
-from pipedeck.engine.events import Event
+from pipedeck.engine.events import Event, RunRef
+from pipedeck.engine.markers import ACTION_TOKEN_VAR, RUN_TOKEN_VAR
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import Commit, GitRepo
 from pipedeck.store import ActionRecord, RunLayout, RunRecord, StageRecord, Store
 
 if TYPE_CHECKING:
     from pipedeck.engine.scheduler import StageGates
-
-RUN_TOKEN_VAR = "PIPEDECK_RUN_TOKEN"
-"""Set in every action's environment; recovery finds a dead run's processes by it, even ones
-that left the process group (`setsid`)."""
-ACTION_TOKEN_VAR = "PIPEDECK_ACTION_TOKEN"
-"""Set in one action's environment: what the action leaves alive when it ends is found by it."""
-
-
-class RunRef(TypedDict):
-    """The fields every event carries to say which run it is about."""
-
-    run_id: int
-    pipeline: str
-    number: int
 
 
 @dataclass

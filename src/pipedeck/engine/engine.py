@@ -20,10 +20,10 @@ from pipedeck.engine.actions.source import set_source_variables
 from pipedeck.engine.artifacts import discard
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
+from pipedeck.engine.errors import EngineError, ProjectError
 from pipedeck.engine.events import RunFinished
 from pipedeck.engine.executor import RunExecutor
 from pipedeck.engine.liveness import EngineLease, engine_alive
-from pipedeck.engine.project import ProjectError
 from pipedeck.engine.recovery import kill_run_processes, run_token
 from pipedeck.engine.scheduler import StageGates
 from pipedeck.engine.variables import Variables
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-
-class EngineError(Exception):
-    """A request the engine refuses, phrased for the user."""
 
 
 class Engine:

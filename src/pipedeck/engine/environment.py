@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipedeck.definition.rules import RESERVED_PREFIX
+from pipedeck.definition.references import RESERVED_PREFIX
 
 UV_RUN_DEPTH = "UV_RUN_RECURSION_DEPTH"
 """Set by `uv run` along with `VIRTUAL_ENV`: part of the same layer."""

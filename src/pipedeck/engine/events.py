@@ -9,7 +9,15 @@ event per line.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+
+class RunRef(TypedDict):
+    """The fields every event carries to say which run it is about."""
+
+    run_id: int
+    pipeline: str
+    number: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from pipedeck.engine.context import RunRef
 from pipedeck.engine.events import (
     ActionFinished,
     ActionStarted,
@@ -20,6 +19,7 @@ from pipedeck.engine.events import (
     Event,
     LogLines,
     RunFinished,
+    RunRef,
     RunStarted,
     StageFinished,
     StageStarted,

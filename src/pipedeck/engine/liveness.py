@@ -74,13 +74,14 @@ class RepoLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         # `lock_holder` takes the lock shared for an instant to see if anyone holds it; a
-        # few tries keep a client's look from turning away a would-be engine.
+        # few tries keep a client's look from turning away a would-be engine. An engine
+        # that holds it has written who it is: then there is nothing to wait for.
         for attempt in range(5):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if attempt == 4:
+                if attempt == 4 or _holder_alive(os.pread(fd, 64, 0)):
                     os.close(fd)
                     return None
                 time.sleep(0.01)
@@ -94,6 +95,20 @@ class RepoLock:
         os.ftruncate(self._fd, 0)
         os.close(self._fd)
         self._fd = None
+
+
+def _holder_alive(written: bytes) -> bool:
+    """`written` (the lock file) names a process that is still running."""
+    pid = written.split(b" ", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def lock_holder(state_dir: Path) -> str | None:

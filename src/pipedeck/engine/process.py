@@ -30,6 +30,7 @@ from typing import Any
 from pipedeck.engine import procfs
 from pipedeck.engine.masking import Masker
 from pipedeck.engine.spawner import Spawner
+from pipedeck.engine.sweep import REAPER, end_marked, signal_group
 from pipedeck.store.logs import LogWriter
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ MAX_PENDING_LINE = 1 << 20
 """A line longer than this is passed on in pieces rather than held in memory without end."""
 KILL_WAIT = 5.0
 """Seconds to wait for a group to vanish after SIGKILL before reporting it and moving on."""
-REAPER = Path(__file__).with_name("reaper.py")
 SUBREAPER = sys.platform.startswith("linux") and procfs.AVAILABLE
 """The reaper needs Linux's PR_SET_CHILD_SUBREAPER and /proc."""
 
@@ -139,11 +139,6 @@ def _group_alive(pgid: int) -> bool:
     return bool(procfs.running_in_group(pgid)) if procfs.AVAILABLE else True
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 async def _gone(pgid: int, within: float) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -158,44 +153,15 @@ async def end_group(pgid: int, grace: float) -> None:
     """SIGTERM the group, give it `grace` seconds, then SIGKILL whatever is left."""
     if not _group_alive(pgid):
         return
-    _signal_group(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     if await _gone(pgid, grace):
         return
-    _signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
     # A process in uninterruptible sleep (or one we may not signal) can outlive SIGKILL for a
     # while; say so rather than hang the run on it.
     if not await _gone(pgid, KILL_WAIT):
         survivors = procfs.running_in_group(pgid) if procfs.AVAILABLE else []
         logger.warning("process group %d still has %s after SIGKILL", pgid, survivors or "members")
-
-
-def end_marked(entry: str) -> int:
-    """Kill every process whose environment holds `entry`, and their groups; say how many.
-
-    A reaper among them is told to end its tree at once rather than killed: killed, it would
-    hand its tree to init, out of reach.
-    """
-    if not procfs.AVAILABLE:
-        return 0
-    pids = procfs.with_environment_entry(entry)
-    reapers = {pid for pid in pids if _is_reaper(pid)}
-    groups = {info[0] for pid in pids if (info := procfs.group_and_state(pid)) is not None}
-    groups -= {info[0] for pid in reapers if (info := procfs.group_and_state(pid)) is not None}
-    for pid in reapers:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGUSR1)
-    for pgid in groups:
-        # Never our own group: a console started from the same shell may share it.
-        if pgid != os.getpgrp():
-            _signal_group(pgid, signal.SIGKILL)
-    for pid in set(pids) - reapers:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return len(pids)
-
-
-def _is_reaper(pid: int) -> bool:
-    return str(REAPER).encode() in procfs.command_line(pid)[:4]
 
 
 async def run_script(

@@ -17,19 +17,12 @@ from pipedeck.definition import (
     load_pipelines,
 )
 from pipedeck.definition.errors import display_path
-from pipedeck.engine.recovery import recover
+from pipedeck.engine.client import Client
+from pipedeck.engine.errors import ProjectError
 from pipedeck.gitrepo import GitError, GitRepo
-from pipedeck.store import RunRecord, Store, default_state_dir
+from pipedeck.store import COMMITTED, WORKING_TREE, RunRecord, Store
 
 PIPELINES = "pipelines"
-COMMITTED = "commit"
-"""A run's pipeline file is the one committed at its commit."""
-WORKING_TREE = "working tree"
-"""A run's pipeline file had uncommitted edits (`pipedeck run` on HEAD)."""
-
-
-class ProjectError(Exception):
-    """Something about the repository or its pipelines the user must fix."""
 
 
 @dataclass
@@ -41,10 +34,17 @@ class Project:
 
     @classmethod
     def open(cls, path: Path, state_dir: Path | None = None) -> Project:
-        repo = GitRepo.open(path)
-        state = state_dir or default_state_dir(repo.git_dir)
-        store = Store(state)
-        return cls(repo=repo, state_dir=state, store=store, recovered=recover(store))
+        return cls.of(Client.open(path, state_dir))
+
+    @classmethod
+    def of(cls, client: Client) -> Project:
+        """The project of an opened client, sharing its store."""
+        return cls(
+            repo=GitRepo.open(client.root),
+            state_dir=client.state_dir,
+            store=client.store,
+            recovered=client.recovered,
+        )
 
     @property
     def pipelines_dir(self) -> Path:

@@ -23,7 +23,7 @@ import pwd
 from pathlib import Path
 
 from pipedeck.engine import procfs
-from pipedeck.engine.context import RUN_TOKEN_VAR
+from pipedeck.engine.markers import RUN_TOKEN_VAR
 
 MAX_ANCESTORS = 64
 

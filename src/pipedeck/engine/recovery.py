@@ -10,9 +10,9 @@ a reboot they may name anyone's process.
 
 from __future__ import annotations
 
-from pipedeck.engine.context import RUN_TOKEN_VAR
 from pipedeck.engine.liveness import engine_alive
-from pipedeck.engine.process import end_marked
+from pipedeck.engine.markers import RUN_TOKEN_VAR
+from pipedeck.engine.sweep import end_marked
 from pipedeck.store import RunRecord, Status, Store
 
 

@@ -7,15 +7,18 @@ the same path and obey the same rules.
 
 from __future__ import annotations
 
-from pipedeck.engine.project import Project, ProjectError
+from typing import TYPE_CHECKING
+
+from pipedeck.engine.errors import ProjectError, RequestError
 from pipedeck.engine.provenance import current_user, decided_from_a_run
-from pipedeck.gitrepo import GitError, GitRepo
+from pipedeck.gitrepo.location import GitError
 from pipedeck.store import ApprovalRecord, RunRecord, Store, StoreError
 from pipedeck.store.control import Request, Transition
 
-
-class RequestError(Exception):
-    """A request refused, phrased for the user."""
+if TYPE_CHECKING:
+    # Only starting a run needs a project (it loads the pipeline file); deciding does not.
+    from pipedeck.engine.project import Project
+    from pipedeck.gitrepo.repo import GitRepo
 
 
 def approve(

@@ -18,12 +18,12 @@ from pathlib import Path
 from pipedeck.definition import DefinitionError
 from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import Pipeline
-from pipedeck.engine.engine import Engine, EngineError
+from pipedeck.engine.engine import Engine
+from pipedeck.engine.errors import EngineError, ProjectError, TrustError
 from pipedeck.engine.events import TriggerSkipped, WatchStarted
-from pipedeck.engine.project import ProjectError
 from pipedeck.engine.recovery import recover
 from pipedeck.engine.triggers import changed_paths_for, decide
-from pipedeck.engine.trust import TrustError, TrustStore
+from pipedeck.engine.trust import TrustStore
 from pipedeck.gitrepo import GitError
 from pipedeck.gitrepo.refwatch import RefUpdate, RefWatcher
 from pipedeck.store import RunRecord, StoreError

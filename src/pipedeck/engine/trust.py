@@ -24,16 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pipedeck.definition import ActionKind, Pipeline
+from pipedeck.engine.errors import TrustError
 from pipedeck.engine.provenance import current_user
 
+if TYPE_CHECKING:
+    # Trust is kept by digest; only listing a file's commands needs its model.
+    from pipedeck.definition import Pipeline
+
 TrustLevel = Literal["trusted", "new", "changed"]
-
-
-class TrustError(Exception):
-    """The trust file cannot be used, or a trust request does not match the file."""
 
 
 def trust_file() -> Path:
@@ -197,12 +197,13 @@ def _key(file: Path) -> Path:
 
 
 _WITHOUT_COMMAND = {
-    ActionKind.SOURCE: "exports the commit",
-    ActionKind.APPROVAL: "waits for approval",
+    # By `ActionKind` value (a StrEnum equals its value).
+    "source": "exports the commit",
+    "approval": "waits for approval",
 }
 
 
-def commands(pipeline: Pipeline) -> list[tuple[str, str, str]]:
+def reviewed_commands(pipeline: Pipeline) -> list[tuple[str, str, str]]:
     """(`stage/action`, kind, what it runs) for every action, and where every secret comes
     from (a secret's command runs too): what to review before trusting."""
     rows = []

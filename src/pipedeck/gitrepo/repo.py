@@ -17,12 +17,10 @@ from pathlib import Path
 import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
+from pipedeck.gitrepo.location import GitError
+
 SYMLINK_MODE = 0o120000
 """How git records a symlink in a tree."""
-
-
-class GitError(Exception):
-    """A git operation failed in a way the user can act on."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from pipedeck.store.layout import RunLayout, default_state_dir
 from pipedeck.store.records import (
+    COMMITTED,
+    WORKING_TREE,
     ActionDetail,
     ActionRecord,
     ApprovalRecord,
@@ -14,6 +16,8 @@ from pipedeck.store.status import Status
 from pipedeck.store.store import PlannedAction, PlannedStage, Store, StoreError
 
 __all__ = [
+    "COMMITTED",
+    "WORKING_TREE",
     "ActionDetail",
     "ActionRecord",
     "ApprovalRecord",

@@ -9,6 +9,12 @@ from typing import Any
 
 from pipedeck.store.status import Status
 
+COMMITTED = "commit"
+"""`definition_origin` of a run whose pipeline file is the one committed at its commit."""
+WORKING_TREE = "working tree"
+"""`definition_origin` of a run whose pipeline file had uncommitted edits (`pipedeck run` on
+HEAD)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:

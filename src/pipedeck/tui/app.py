@@ -22,10 +22,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
-from pipedeck.engine import Engine, Project, Settings
-from pipedeck.engine.events import Event
-from pipedeck.engine.liveness import RepoLock, lock_holder
-from pipedeck.engine.service import EngineService
+from pipedeck.engine import Engine, EngineService, Event, Project, RepoLock, Settings, lock_holder
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control

@@ -7,9 +7,7 @@ answers go.
 from __future__ import annotations
 
 from pipedeck.definition import Pipeline
-from pipedeck.engine import Project
-from pipedeck.engine.pending import pending_commits
-from pipedeck.engine.trust import TrustError, TrustStore
+from pipedeck.engine import Project, TrustError, TrustStore, pending_commits
 from pipedeck.store import (
     ActionDetail,
     ActionRecord,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipedeck import engine
 from pipedeck.definition import Pipeline
-from pipedeck.engine import Engine, Project, requests
+from pipedeck.engine import Engine, Project
 from pipedeck.store import RunRecord
 
 
@@ -28,35 +29,35 @@ class Control:
     async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str:
         """Start a run (or ask for one); returns what to tell the user."""
         if self.engine is None:
-            requests.request_start(self.project, pipeline.name, "HEAD", variables)
+            engine.request_start(self.project, pipeline.name, "HEAD", variables)
             return f"asked the engine ({self.holder}) to start {pipeline.name}"
         run = await self.engine.start(pipeline, variables=variables)
         return f"{run.key} started on {run.commit[:7]}"
 
     async def retry(self, run: RunRecord, all_actions: bool) -> str:
         if self.engine is None:
-            requests.request_retry(self.project.store, run, all_actions)
+            engine.request_retry(self.project.store, run, all_actions)
             return f"asked the engine ({self.holder}) to retry {run.key}"
         await self.engine.retry(run, all_actions)
         return f"{run.key} retried"
 
     def cancel(self, run: RunRecord, wait: bool) -> None:
         if self.engine is None:
-            requests.cancel(self.project.store, run, wait=wait)
+            engine.cancel(self.project.store, run, wait=wait)
         else:
             self.engine.cancel(run, wait=wait)
 
     def approve(self, run: RunRecord, comment: str | None, action: str) -> None:
         email = self._email()
         if self.engine is None:
-            requests.approve(self.project.store, run, comment, action=action, email=email)
+            engine.approve(self.project.store, run, comment, action=action, email=email)
         else:
             self.engine.approve(run, comment, action=action, email=email)
 
     def reject(self, run: RunRecord, comment: str, action: str) -> None:
         email = self._email()
         if self.engine is None:
-            requests.reject(self.project.store, run, comment, action=action, email=email)
+            engine.reject(self.project.store, run, comment, action=action, email=email)
         else:
             self.engine.reject(run, comment, action=action, email=email)
 
@@ -65,7 +66,7 @@ class Control:
         return self.project.repo.user_email()
 
     def disable_transition(self, pipeline: str, stage: str, reason: str) -> None:
-        requests.disable_transition(self.project.store, pipeline, stage, reason)
+        engine.disable_transition(self.project.store, pipeline, stage, reason)
 
     def enable_transition(self, pipeline: str, stage: str) -> None:
-        requests.enable_transition(self.project.store, pipeline, stage)
+        engine.enable_transition(self.project.store, pipeline, stage)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from pipedeck.engine.events import Event
+from pipedeck.engine import Event
 
 
 class EngineEvent(Message):

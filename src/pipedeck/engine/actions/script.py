@@ -16,7 +16,7 @@ import os
 import signal
 from pathlib import Path
 
-from pipedeck.definition.rules import RESERVED_PREFIX
+from pipedeck.definition.references import RESERVED_PREFIX
 from pipedeck.engine.actions.base import ActionFailure, Outcome, log_path, write_log
 from pipedeck.engine.artifacts import (
     ArtifactError,
@@ -28,8 +28,9 @@ from pipedeck.engine.artifacts import (
     seal,
 )
 from pipedeck.engine.artifacts import env_suffix as suffix
-from pipedeck.engine.context import ACTION_TOKEN_VAR, ActionJob, RunContext
+from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import LogLines
+from pipedeck.engine.markers import ACTION_TOKEN_VAR
 from pipedeck.engine.masking import Masker
 from pipedeck.engine.process import run_script
 from pipedeck.engine.secrets import SecretError, resolve

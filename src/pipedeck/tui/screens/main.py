@@ -21,10 +21,12 @@ from textual.widgets import Static
 
 from pipedeck.definition import Pipeline, Problem
 from pipedeck.definition.errors import display_path
-from pipedeck.engine import EngineError, Project, RequestError
-from pipedeck.engine.events import (
+from pipedeck.engine import (
     ApprovalDecided,
     ApprovalRequested,
+    EngineError,
+    Project,
+    RequestError,
     RunFinished,
     RunStarted,
     TriggerSkipped,

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from pipedeck.definition import DefinitionError, Pipeline, load_pipeline
-from pipedeck.engine import EngineError, RequestError
-from pipedeck.engine.trust import TrustError, TrustStore
+from pipedeck.engine import EngineError, RequestError, TrustError, TrustStore
 from pipedeck.store import RunDetail
 from pipedeck.store.retries import RETRYABLE
 from pipedeck.tui.control import Control

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from pipedeck.definition import Pipeline
-from pipedeck.engine.trust import TrustState, commands
+from pipedeck.engine import TrustState, reviewed_commands
 from pipedeck.tui.text import markup, plain
 
 _WHY = {
@@ -84,7 +84,9 @@ class TrustDialog(ModalScreen[bool]):
     ) -> None:
         super().__init__()
         self.state = state
-        self.rows = commands(pipeline) if isinstance(pipeline, Pipeline) else list(pipeline)
+        self.rows = (
+            reviewed_commands(pipeline) if isinstance(pipeline, Pipeline) else list(pipeline)
+        )
         self.file_name = file_name or f"{state.path.parent.name}/{state.path.name}"
         """How the file is named to the user; `pipelines/x.yml` unless the caller knows better."""
 

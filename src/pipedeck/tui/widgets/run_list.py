@@ -10,8 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from pipedeck.engine.project import WORKING_TREE
-from pipedeck.store import RunRecord
+from pipedeck.store import WORKING_TREE, RunRecord
 from pipedeck.tui.clock import Clock, age
 from pipedeck.tui.text import rich_plain
 from pipedeck.visible import visible

@@ -1,0 +1,70 @@
+"""Finding a repository with one `git` call, for the commands that only read its history.
+
+`GitRepo` (GitPython) is for the engine's work; a command that only needs to know where the
+repository and its git directory are asks git itself, once, and loads nothing else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class GitError(Exception):
+    """A git operation failed in a way the user can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    root: Path
+    """The top of the working tree."""
+    git_dir: Path
+    """The common git directory: shared by all worktrees, so run history is too."""
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (pipedeck needs the `git` command)") from None
+
+
+def locate(path: Path) -> Location:
+    """The repository containing `path` (searching parent directories), as `GitRepo.open`
+    finds it, with the same errors."""
+    found = _git(
+        path,
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-common-dir",
+        "--is-bare-repository",
+        "--show-toplevel",
+    )
+    lines = found.stdout.splitlines()
+    if found.returncode == 0 and len(lines) == 3 and lines[1] == "false":
+        return Location(root=Path(lines[2]), git_dir=Path(lines[0]).resolve())
+    if len(lines) >= 2:
+        # Inside a git directory, or a bare repository: there is no working tree to run.
+        raise GitError(f"{path} is a bare repository; pipedeck needs a working tree")
+    if "dubious ownership" in found.stderr:
+        raise GitError(
+            f"git refuses {path.resolve()}: it belongs to another user"
+            " (see `git config --global safe.directory`)"
+        )
+    raise GitError(
+        f"{path.resolve()} is not inside a git repository (run `git init`, or try `pipedeck demo`)"
+    )
+
+
+def user_email(root: Path) -> str | None:
+    """`git config user.email` as this checkout sees it (repository, then global)."""
+    found = _git(root, "config", "--get", "user.email")
+    return found.stdout.strip() or None if found.returncode == 0 else None
