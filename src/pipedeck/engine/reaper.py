@@ -26,6 +26,10 @@ PR_SET_CHILD_SUBREAPER = 36
 NOW = signal.SIGUSR1
 """Asked of a reaper to end its tree without grace (a forced quit)."""
 STOP = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, NOW}
+DEFAULTED = tuple(sig for sig in range(1, 32) if sig not in (signal.SIGKILL, signal.SIGSTOP))
+"""The standard signals a script starts with at their default disposition. Python ignores
+SIGPIPE and SIGXFSZ for itself; `nohup` or a shell's background job leave SIGHUP, SIGINT and
+SIGQUIT ignored, and an ignored signal survives exec. (33 and up belong to the C library.)"""
 WATCHED = {signal.SIGCHLD, *STOP}
 
 
@@ -129,13 +133,13 @@ class Reaper:
     def start(self, command: list[str], environment: list[bytes]) -> None:
         try:
             # posix_spawn (vfork and exec) costs a fraction of a fork of this process. The
-            # script gets an empty signal mask, and the defaults of what Python ignores.
+            # script gets an empty signal mask and every signal's default disposition.
             self.script = os.posix_spawnp(
                 command[0],
                 command,
                 _as_mapping(environment),
                 setsigmask=(),
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                setsigdef=DEFAULTED,
             )
         except OSError as exc:
             os.write(2, f"pipedeck: cannot start {command[0]}: {exc}\n".encode())
