@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipedeck.engine import Project, Settings
+from pipedeck.engine import Client, Settings
 from pipedeck.engine.events import ActionFinished, Event, RunFinished
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.widgets.log_panes import LogPanes
@@ -57,7 +57,7 @@ def make_repo(root: Path, lines: int, actions: int) -> None:
 
 
 async def streaming(root: Path, lines: int) -> None:
-    app = PipedeckApp(Project.open(root), settings=Settings())
+    app = PipedeckApp(Client.open(root), settings=Settings())
     gaps: list[float] = []
     peak = [0.0]
     finished: dict[str, float] = {}
@@ -72,6 +72,7 @@ async def streaming(root: Path, lines: int) -> None:
             done.set()
 
     async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
         await pilot.pause(0.5)
         idle = rss_mb()
         last_tick = [time.perf_counter()]

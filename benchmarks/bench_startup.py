@@ -8,8 +8,11 @@ Three pairs of figures, each the median of `--repeat` tries:
   it is ready, for a trivial app (one `Static`), for the console's layout built of plain
   widgets (the same containers, CSS and widget count, no pipedeck code: what Textual itself
   costs for this screen), and for the console on a repository with history.
-* Whole process, as a person starting it sees it: from spawning Python to the first frame
-  painted (headless), for the trivial app and for the console. This includes imports.
+* Whole process, as a person starting it sees it: `pipedeck` spawned on a pseudo-terminal,
+  timed until its first frame is drawn (the run list and keys, from the store) and until the
+  engine watches (pipeline files loaded, engine and watcher started), against a trivial
+  Textual app timed the same way, pair by pair. Bytecode is compiled once into a private
+  cache (`PYTHONPYCACHEPREFIX`), as a second start runs. This includes imports.
 
 Figures, not assertions: machines are noisy.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -31,8 +35,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import OptionList, Static
 
 from bench_console import make_repo
-from pipedeck.engine import Project
+from pipedeck.engine import Client
 from pipedeck.tui.app import PipedeckApp
+from terminal import time_to_text
 
 SIZE = (120, 40)
 APP_CSS = Path(__file__).resolve().parents[1] / "src" / "pipedeck" / "tui" / "app.tcss"
@@ -59,7 +64,8 @@ class Layout(App[None]):
         yield Static("keys")
 
 
-async def first_frame(make: Callable[[], App[None]]) -> float:
+async def first_frame(make: Callable[[], App[None]]) -> tuple[float, float]:
+    """Seconds to the first frame, and to the console being all there (engine started)."""
     start = time.perf_counter()
     app = make()
     painted = asyncio.Event()
@@ -67,50 +73,84 @@ async def first_frame(make: Callable[[], App[None]]) -> float:
         app.call_after_refresh(painted.set)
         await painted.wait()
         took = time.perf_counter() - start
+        ready = took
+        if isinstance(app, PipedeckApp):
+            await app.ready.wait()
+            ready = time.perf_counter() - start
         await pilot.pause(0)
         if isinstance(app, PipedeckApp):
             await app.close_engine()
-    return took
+    if isinstance(app, PipedeckApp):
+        app.client.close()
+    return took, ready
 
 
-CHILD = """
-import asyncio, sys
-from pathlib import Path
+TRIVIAL = """
+from textual.app import App
+from textual.widgets import Static
 
-async def main() -> None:
-    if len(sys.argv) > 1:
-        from pipedeck.engine import Project
-        from pipedeck.tui.app import PipedeckApp
-        app = PipedeckApp(Project.open(Path(sys.argv[1])))
-    else:
-        from textual.app import App
-        from textual.widgets import Static
-        class Trivial(App):
-            def compose(self):
-                yield Static("hello")
-        app = Trivial()
-    async with app.run_test(size=(120, 40)):
-        painted = asyncio.Event()
-        app.call_after_refresh(painted.set)
-        await painted.wait()
-        print("painted", flush=True)
-        if len(sys.argv) > 1:
-            await app.close_engine()
 
-asyncio.run(main())
+class Trivial(App):
+    def compose(self):
+        yield Static("hello from a trivial app")
+
+
+Trivial().run()
 """
+LAYOUT = """
+from textual.app import App
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import OptionList, Static
 
 
-def whole_process(*args: str) -> float:
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE)
-    assert child.stdout is not None
-    line = child.stdout.readline()
-    took = time.perf_counter() - start
-    child.wait()
-    if line.strip() != b"painted":
-        raise SystemExit(f"the child did not paint: {line!r}")
-    return took
+class Layout(App):
+    CSS_PATH = {css!r}
+
+    def compose(self):
+        yield Static("pipedeck · repo · main · HEAD", id="header")
+        with Horizontal(id="body"):
+            yield OptionList("▸ ci", "   ✔ #1 1234567 1m", id="runs")
+            with Vertical(id="centre"):
+                yield Static("╭─ Build ─╮", id="graph")
+                yield Static(id="problems")
+                yield Grid(id="logs")
+        yield Static("keys of a plain layout")
+
+
+Layout().run()
+"""
+"""The in-process `Layout`, as a program: what Textual itself costs for the console's screen."""
+FIRST_FRAME = ("stream", "#3", "Quit")
+"""What the console's first frame shows, from the store alone: the pipeline, its runs, keys."""
+FILLED_IN = ("watching for commits",)
+"""Shown once the pipeline files are loaded and the engine and watcher have started."""
+
+
+def whole_processes(root: Path, repeat: int) -> None:
+    """Trivial app and console alternately, each spawned on a terminal of `SIZE`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(root.parent / "pycache")
+    (root.parent / "trivial.py").write_text(TRIVIAL)
+    (root.parent / "layout.py").write_text(LAYOUT.format(css=str(APP_CSS)))
+    trivial = [sys.executable, str(root.parent / "trivial.py")]
+    layout = [sys.executable, str(root.parent / "layout.py")]
+    console = [sys.executable, "-m", "pipedeck", "--repo", str(root)]
+    times: dict[str, list[float]] = {"trivial": [], "layout": [], "first": [], "filled": []}
+    for n in range(repeat + 1):  # the first round compiles the bytecode: not counted
+        (painted,) = time_to_text(trivial, [("hello from a trivial app",)], cwd=root, env=env)
+        (plain,) = time_to_text(layout, [("keys of a plain layout",)], cwd=root, env=env)
+        first, filled = time_to_text(console, [FIRST_FRAME, FILLED_IN], cwd=root, env=env)
+        if n:
+            times["trivial"].append(painted)
+            times["layout"].append(plain)
+            times["first"].append(first)
+            times["filled"].append(filled)
+    base = statistics.median(times["trivial"])
+    print(f"start-up of a whole process on a {SIZE[0]}x{SIZE[1]} terminal, spawn to frame:")
+    report("trivial Textual app", base, base)
+    report("console layout, plain widgets", base, statistics.median(times["layout"]))
+    report("console, first frame", base, statistics.median(times["first"]))
+    report("console, engine watching", base, statistics.median(times["filled"]))
 
 
 def report(label: str, base: float, other: float) -> None:
@@ -121,24 +161,19 @@ async def in_process(root: Path, repeat: int) -> None:
     makers: dict[str, Callable[[], App[None]]] = {
         "trivial Textual app": Trivial,
         "console layout, plain widgets": Layout,
-        "console": lambda: PipedeckApp(Project.open(root)),
+        "console": lambda: PipedeckApp(Client.open(root)),
     }
     medians = {}
     for label, make in makers.items():
         await first_frame(make)  # the first of each pays one-off costs (CSS parsing caches)
-        medians[label] = statistics.median([await first_frame(make) for _ in range(repeat)])
+        times = [await first_frame(make) for _ in range(repeat)]
+        medians[label] = statistics.median(t[0] for t in times)
+        if label == "console":
+            medians["console, engine started"] = statistics.median(t[1] for t in times)
     print("start-up in process (modules imported) to the first frame:")
     base = medians["trivial Textual app"]
     for label, median in medians.items():
         report(label, base, median)
-
-
-def processes(root: Path, repeat: int) -> None:
-    trivial = statistics.median([whole_process() for _ in range(repeat)])
-    console = statistics.median([whole_process(str(root)) for _ in range(repeat)])
-    print("start-up of a whole process (imports included) to the first frame:")
-    report("trivial Textual app", trivial, trivial)
-    report("console", trivial, console)
 
 
 def main() -> None:
@@ -155,8 +190,8 @@ def main() -> None:
                 capture_output=True,
             )
         asyncio.run(in_process(root, args.repeat))
-        processes(root, args.repeat)
-    print("target: the console within 1.5x of the trivial app")
+        whole_processes(root, args.repeat)
+    print("target: the console's first frame within 1.3x of the trivial app's, whole process")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from pipedeck.engine import Engine, Project, Settings
+from pipedeck.engine import Client, Engine, Project, Settings
 from pipedeck.engine.requests import disable_transition
 from pipedeck.engine.trust import TrustStore
 from pipedeck.store import RunRecord, Status, StoreError
@@ -379,7 +379,7 @@ def _app(pilot: Pilot[None]) -> PipedeckApp:
 async def settle(pilot: Pilot[None], spacing: timedelta = RUN_SPACING) -> None:
     """Rewrite the times, and wait until the console has drawn them; drop the toasts."""
     app = _app(pilot)
-    normalise(app.project.state_dir, spacing)
+    normalise(app.client.state_dir, spacing)
     main = app.main
 
     def redrawn() -> bool:
@@ -545,13 +545,19 @@ class Scene:
     size: tuple[int, int]
     build: Callable[[Path], Coroutine[None, None, Built]]
     """Makes the repository (and its history) under a directory."""
-    prepare: Callable[[Pilot[None]], Awaitable[None]]
+    steps: Callable[[Pilot[None]], Awaitable[None]]
     """Brings the open console to the state shown."""
+
+    async def prepare(self, pilot: Pilot[None]) -> None:
+        """Once the console is all there (files read, engine or client role settled), the
+        scene's own steps."""
+        await until(pilot, _app(pilot).ready.is_set, "the console open")
+        await self.steps(pilot)
 
 
 def make_app(root: Path) -> PipedeckApp:
     """The console the CLI opens, with its clock frozen."""
-    return PipedeckApp(Project.open(root), clock=Clock(frozen_at=FROZEN), settings=SETTINGS)
+    return PipedeckApp(Client.open(root), clock=Clock(frozen_at=FROZEN), settings=SETTINGS)
 
 
 async def stop_engine(app: PipedeckApp) -> None:

@@ -1,11 +1,13 @@
 """Console fixtures: the real app on a real repository, driven through Pilot.
 
-`console()` opens the app the CLI opens (a `Project` on a temporary repository, a real engine
-with fast settings) and, however the test ends, stops the engine so no action outlives it.
+`console()` opens the app the CLI opens (a `Client` on a temporary repository, a real engine
+with fast settings), waits until it is all there, and, however the test ends, stops the
+engine so no action outlives it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +18,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from pipedeck.engine import Project
+from pipedeck.engine import Client
 from pipedeck.store import RunRecord, Status
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.clock import Clock
@@ -82,14 +84,16 @@ async def console(
     clock: Clock | None = None,
     toasts: bool = False,
 ) -> AsyncIterator[tuple[PipedeckApp, Pilot[None]]]:
-    """The console on `root`, its first refresh done; its engine is closed at the end.
+    """The console on `root`, its pipeline files read and its engine started (or its role as
+    a client settled); its engine is closed at the end.
 
     `toasts`: draw notifications on screen (Textual's test harness keeps them off).
     """
-    project = Project.open(root)
-    app = PipedeckApp(project, clock=clock, settings=FAST)
+    client = Client.open(root)
+    app = PipedeckApp(client, clock=clock, settings=FAST)
     try:
         async with app.run_test(size=size, notifications=toasts) as pilot:
+            await until(pilot, app.ready.is_set, "the console to open")
             await pilot.pause()
             try:
                 yield app, pilot
@@ -98,7 +102,7 @@ async def console(
                 await pilot.pause()
     finally:
         await app.close_engine()
-        project.close()
+        client.close()
 
 
 async def until(
@@ -128,8 +132,11 @@ async def decide(pilot: Pilot[None], key: str) -> None:
     any person, so the key carries the time a person would have pressed it: no test waits.
     """
     app = pilot.app
-    event = events.Key(key, key)
     dialog = app.screen
+    if isinstance(dialog, ApprovalDialog):
+        # A person presses keys on a dialog they see: one pushed is drawn once mounted.
+        await until(pilot, lambda: dialog.settled_at < math.inf, "the dialog to be drawn")
+    event = events.Key(key, key)
     if isinstance(dialog, ApprovalDialog):
         event.time = max(event.time, dialog.settled_at + TYPE_AHEAD)
     app.post_message(event)
@@ -137,7 +144,7 @@ async def decide(pilot: Pilot[None], key: str) -> None:
 
 
 def latest(app: PipedeckApp, pipeline: str = "ci") -> RunRecord | None:
-    runs = app.project.store.runs(pipeline, limit=1)
+    runs = app.client.store.runs(pipeline, limit=1)
     return runs[0] if runs else None
 
 
@@ -147,7 +154,7 @@ def status_of(app: PipedeckApp, pipeline: str = "ci") -> Status | None:
 
 
 def action_statuses(app: PipedeckApp, run: RunRecord) -> dict[str, Status]:
-    detail = app.project.store.detail(app.project.store.run_by_id(run.id))
+    detail = app.client.store.detail(app.client.store.run_by_id(run.id))
     return {f"{s.name}/{a.action.name}": a.action.status for s, a in detail.actions()}
 
 

@@ -51,7 +51,7 @@ def approval_of(app: PipedeckApp) -> tuple[Status, Status, str | None, str | Non
     """(run status, gate status, result, decided_by, comment) of the latest ci run."""
     run = latest(app)
     assert run is not None
-    detail = app.project.store.detail(run)
+    detail = app.client.store.detail(run)
     gate = detail.stages[3].actions[0]
     assert gate.approval is not None
     approval = gate.approval
@@ -254,7 +254,7 @@ async def test_an_approval_from_another_store_closes_the_dialog(ci_repo: RepoMak
         await dialog_opens(app, pilot)
         run = latest(app)
         assert run is not None
-        other = Store(app.project.state_dir)
+        other = Store(app.client.state_dir)
         try:
             requests.approve(other, other.run_by_id(run.id), "ship it", by="carol")
         finally:
@@ -301,6 +301,6 @@ async def test_a_rejection_from_another_shell_closes_the_dialog_and_names_the_ac
         )
         run = latest(app)
         assert run is not None
-        approval = app.project.store.detail(run).stages[3].actions[0].approval
+        approval = app.client.store.detail(run).stages[3].actions[0].approval
         assert approval is not None
         assert approval.decided_email == "someone@example.invalid"

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import Input, Static
 
 from pipedeck.definition.errors import display_path
-from pipedeck.engine import Project
+from pipedeck.engine import Client
 from pipedeck.store import Status, Store
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.screens.approval import ApprovalDialog
@@ -233,7 +233,7 @@ async def test_arrows_reach_every_pipeline_and_run_and_s_starts_the_highlighted_
         await pilot.press("s")
         await until(pilot, lambda: latest(app, "alpha") is not None, "alpha to start")
         assert latest(app, "ci") is None
-        assert [r.key for r in app.project.store.runs("beta")] == ["beta/2", "beta/1"]
+        assert [r.key for r in app.client.store.runs("beta")] == ["beta/2", "beta/1"]
         await until(pilot, lambda: status_of(app, "alpha") is Status.SUCCEEDED, "alpha to succeed")
 
         # An older run picked with the arrows is what `s` starts again: its pipeline.
@@ -246,7 +246,7 @@ async def test_arrows_reach_every_pipeline_and_run_and_s_starts_the_highlighted_
             "beta/1 in the graph",
         )
         await pilot.press("s")
-        await until(pilot, lambda: len(app.project.store.runs("beta")) == 3, "beta/3")
+        await until(pilot, lambda: len(app.client.store.runs("beta")) == 3, "beta/3")
 
 
 async def test_s_asks_for_variables_escape_starts_nothing_enter_starts_with_them(
@@ -275,7 +275,7 @@ async def test_s_asks_for_variables_escape_starts_nothing_enter_starts_with_them
         assert run is not None
         assert run.variables == {"NAME": "pipedeck", "PUNCTUATION": "!"}
         assert isinstance(app.screen, MainScreen)
-        log = app.project.store.detail(run).stages[0].actions[0].action.log_path
+        log = app.client.store.detail(run).stages[0].actions[0].action.log_path
         assert log is not None
         assert Path(log).read_text() == "hello pipedeck!\n"
 
@@ -342,10 +342,10 @@ async def test_c_cancels_the_shown_run_after_confirmation(repo: RepoMaker) -> No
         assert run is not None
         await until(
             pilot,
-            lambda: app.project.store.detail(run).stages[0].actions[0].action.pid is not None,
+            lambda: app.client.store.detail(run).stages[0].actions[0].action.pid is not None,
             "the action's process",
         )
-        pid = app.project.store.detail(run).stages[0].actions[0].action.pid
+        pid = app.client.store.detail(run).stages[0].actions[0].action.pid
         assert pid is not None
 
         await pilot.press("c")
@@ -380,13 +380,13 @@ async def test_help_opens_with_question_mark_and_escape_closes_it(ci_repo: RepoM
 
 
 async def test_the_console_ends_with_the_code_it_exits_with(ci_repo: RepoMaker) -> None:
-    app = PipedeckApp(Project.open(ci_repo.root), settings=FAST)
+    app = PipedeckApp(Client.open(ci_repo.root), settings=FAST)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await until(pilot, app.ready.is_set, "the console to open")
             app.exit(return_code=3)
     finally:
-        app.project.close()
+        app.client.close()
     assert app.return_code == 3
 
 
@@ -456,7 +456,7 @@ async def test_q_then_wait_quits_once_the_run_only_waits_and_leaves_it_waiting(
         (repo.root / "go").touch()
         await until(pilot, lambda: not app.is_running, "the app to exit")
         assert [r.key for r in app.left_waiting] == ["ci/1"]
-    store = Store(Project.open(repo.root).state_dir)
+    store = Store(app.client.state_dir)
     try:
         run = store.find_run("ci/1")
         assert run.status is Status.WAITING
@@ -569,6 +569,6 @@ async def test_a_run_of_an_edited_pipeline_file_is_marked_in_the_run_list(
         await pilot.press("s")
         await until(pilot, lambda: "ci/2" in options(runs), "the edited file's run, listed")
         labels = {key: str(runs.get_option(key).prompt) for key in ("ci/1", "ci/2")}
-        origins = [r.definition_origin for r in reversed(app.project.store.runs("ci"))]
+        origins = [r.definition_origin for r in reversed(app.client.store.runs("ci"))]
     assert "✎" in labels["ci/2"] and "✎" not in labels["ci/1"]
     assert origins == ["commit", "working tree"]

@@ -233,7 +233,7 @@ async def test_every_screen_shows_repository_text_as_written(repo: RepoMaker) ->
         await settle(pilot)
         run = latest(app)
         assert run is not None
-        gate = app.project.store.detail(run).stages[2].actions[0]
+        gate = app.client.store.detail(run).stages[2].actions[0]
         assert gate.approval is not None and gate.approval.result is None
         assert isinstance(app.screen, ApprovalDialog)
 
@@ -268,7 +268,7 @@ async def test_every_screen_shows_repository_text_as_written(repo: RepoMaker) ->
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
 
         # A transition held for a hostile reason: the graph shows the reason as written.
-        requests.disable_transition(app.project.store, "ci", "Deploy", CORPUS[0] + " " + CLICK)
+        requests.disable_transition(app.client.store, "ci", "Deploy", CORPUS[0] + " " + CLICK)
         await until(pilot, lambda: "held:" in shown(app), "the held transition")
         assert_shown(app, f"⛔ held: {CORPUS[0]}", "the graph")
         check_safe(app)
@@ -301,7 +301,7 @@ async def test_every_screen_shows_repository_text_as_written(repo: RepoMaker) ->
         await pilot.press("escape")
 
         # Whatever was clicked and shown, the gate is still the person's to decide.
-        detail = app.project.store.detail(app.project.store.run_by_id(run.id))
+        detail = app.client.store.detail(app.client.store.run_by_id(run.id))
         assert detail.run.status is Status.WAITING
         assert detail.stages[2].actions[0].approval is not None
         assert detail.stages[2].actions[0].approval.result is None

@@ -33,10 +33,10 @@ def shoot(snap_compare: SnapCompare, tmp_path: Path, name: str) -> None:
             assert snap_compare(app, terminal_size=scene.size, run_before=scene.prepare)
         finally:
             asyncio.run(scenes.stop_engine(app))
-            app.project.close()
+            app.client.close()
     finally:
         built.stop()
-    store = Store(app.project.state_dir)
+    store = Store(app.client.state_dir)
     try:
         # A run waiting for its approval stays waiting (for the next engine); nothing else.
         assert [r.key for r in store.active_runs() if not store.idle(r.id)] == []

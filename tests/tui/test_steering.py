@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from pathlib import Path
 
 from textual.widgets import Input, Static
@@ -83,7 +85,7 @@ async def test_R_retries_the_failed_run_in_place(repo: RepoMaker) -> None:
         run = latest(app)
         assert run is not None and run.number == 1
         assert any("ci/1 retried" in n for n in notifications(app))
-        detail = app.project.store.detail(run)
+        detail = app.client.store.detail(run)
         unit = next(a for _, a in detail.actions() if a.action.name == "unit")
         assert unit.action.attempt == 2 and unit.earlier[0].status is Status.FAILED
 
@@ -105,7 +107,7 @@ async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
         assert isinstance(app.screen, PromptScreen)
         app.screen.query_one(Input).value = "release freeze"
         await pilot.press("enter")
-        held = app.project.store.transitions.disabled("ci", "Deploy")
+        held = app.client.store.transitions.disabled("ci", "Deploy")
         assert held is not None and held.reason == "release freeze"
         # A new run stops before Deploy, and the graph says why and who waits.
         await pilot.press("s")
@@ -115,7 +117,7 @@ async def test_d_disables_the_transition_into_the_selected_stage_and_enables_it(
         await pilot.press("right", "right", "right")  # to Deploy, the last stage
         assert graph.selected_stage_name() == "Deploy"
         await pilot.press("d")
-        assert app.project.store.transitions.disabled("ci", "Deploy") is None
+        assert app.client.store.transitions.disabled("ci", "Deploy") is None
         await until(pilot, lambda: latest(app).status is Status.SUCCEEDED, "went on")  # type: ignore[union-attr]
 
 
@@ -206,7 +208,7 @@ async def test_a_client_console_pops_the_approval_dialog_and_decides(ci_repo: Re
         await until(pilot, lambda: latest(second).status is Status.SUCCEEDED, "approved")  # type: ignore[union-attr]
         run = latest(second)
         assert run is not None and run.engine_id == first.engine.engine_id  # type: ignore[union-attr]
-        gate = next(a for _, a in second.project.store.detail(run).actions() if a.approval)
+        gate = next(a for _, a in second.client.store.detail(run).actions() if a.approval)
         assert gate.approval is not None and gate.approval.result == "approved"
 
 
@@ -225,7 +227,7 @@ async def test_commits_made_while_closed_are_shown_not_run_and_s_runs_them(
             pilot, lambda: any("2 new commits (s)" in label for label in run_labels(app)), "note"
         )
         await pilot.pause(0.5)
-        assert len(app.project.store.runs("ci")) == 1  # not replayed
+        assert len(app.client.store.runs("ci")) == 1  # not replayed
         await pilot.press("s")
         await until(pilot, lambda: (r := latest(app)) is not None and r.commit == newest, "run")
         await until(pilot, lambda: not latest(app).status.active, "end")  # type: ignore[union-attr]
@@ -244,3 +246,25 @@ async def test_the_key_bar_lists_the_keys_and_a_click_presses_one(repo: RepoMake
         start = shown.index("History")
         await pilot.click(KeyBar, offset=(start + 1, 0))
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen), "history opened")
+
+
+async def test_a_refusal_says_the_same_in_either_console_as_on_the_command_line(
+    repo: RepoMaker,
+) -> None:
+    # A repository with a pipeline file and no commit yet: there is no HEAD to run.
+    repo.pipeline(FLAKY)
+    cli = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "pipedeck", "--repo", str(repo.root), "run", "ci"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await cli.communicate()
+    assert cli.returncode == 1 and b"Traceback" not in stderr
+    said = stderr.decode().strip().removeprefix("pipedeck: ")
+    assert "has no commits yet" in said
+    async with console(repo.root) as (first, pilot1), console(repo.root) as (second, pilot2):
+        assert first.engine is not None and second.engine is None
+        for app, pilot in ((first, pilot1), (second, pilot2)):
+            await pilot.press("s")
+            await until(pilot, lambda app=app: said in notifications(app), f"{said!r}")
+            assert app.is_running and app.client.store.runs() == []

@@ -86,6 +86,7 @@ def main(ctx: click.Context, repo: Path, state_dir: Path | None) -> None:
     Without a command, opens the console on the repository.
     """
     ctx.obj = Options(repo=repo, state_dir=state_dir)
+    ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         from pipedeck.cli.console import open_console
 

@@ -50,6 +50,13 @@ class Options:
             self._project = Project.of(self.client())
         return self._project
 
+    def close(self) -> None:
+        """End what the command opened (the store, git's reader processes)."""
+        if self._project is not None:
+            self._project.repo.close()
+        if self._client is not None:
+            self._client.close()
+
     def repo_root(self) -> Path:
         """The repository around `--repo`, or `--repo` itself when it is not in one."""
         try:
@@ -82,3 +89,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
+
+
+def say_left_waiting(runs: list[RunRecord]) -> None:
+    """Runs an engine leaves waiting when it stops, and how to carry them on."""
+    from pipedeck.store import Status  # loaded by whoever ran them; `--help` never gets here
+
+    for run in runs:
+        what = "an approval" if run.status is Status.WAITING else run.waiting_for
+        say(
+            f"pipedeck: {run.key} stays waiting for {what};"
+            " the next console or `pipedeck watch` takes it up"
+            + (f" (or `pipedeck approve {run.key}`)" if run.status is Status.WAITING else ""),
+            err=True,
+        )

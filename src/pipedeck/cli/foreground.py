@@ -10,11 +10,11 @@ import signal
 import sys
 from collections.abc import Callable
 
-from pipedeck.cli.context import say
+from pipedeck.cli.context import say_left_waiting
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition import Pipeline
 from pipedeck.engine import Engine, EngineError, EngineService, Event, Project, RunEvent
-from pipedeck.store import RunRecord, Status
+from pipedeck.store import RunRecord
 
 
 async def run_in_foreground(
@@ -77,18 +77,6 @@ async def run_in_foreground(
         with contextlib.suppress(asyncio.CancelledError):
             await service
         say_left_waiting(await engine.close())
-
-
-def say_left_waiting(runs: list[RunRecord]) -> None:
-    """Runs an engine leaves waiting when it stops, and how to carry them on."""
-    for run in runs:
-        what = "an approval" if run.status is Status.WAITING else run.waiting_for
-        say(
-            f"pipedeck: {run.key} stays waiting for {what};"
-            " the next console or `pipedeck watch` takes it up"
-            + (f" (or `pipedeck approve {run.key}`)" if run.status is Status.WAITING else ""),
-            err=True,
-        )
 
 
 def _cancel_once(engine: Engine, run: RunRecord) -> None:

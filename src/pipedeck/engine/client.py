@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipedeck.engine.recovery import recover
-from pipedeck.gitrepo.location import locate
+from pipedeck.gitrepo.location import Location, locate
 from pipedeck.store import RunRecord, Store, default_state_dir
 
 
 @dataclass
 class Client:
-    root: Path
-    git_dir: Path
+    location: Location
     state_dir: Path
     store: Store
     recovered: list[RunRecord]
@@ -32,12 +31,19 @@ class Client:
         state = state_dir or default_state_dir(where.git_dir)
         store = Store(state)
         return cls(
-            root=where.root,
-            git_dir=where.git_dir,
+            location=where,
             state_dir=state,
             store=store,
             recovered=recover(store),
         )
+
+    @property
+    def root(self) -> Path:
+        return self.location.root
+
+    @property
+    def git_dir(self) -> Path:
+        return self.location.git_dir
 
     def close(self) -> None:
         self.store.close()

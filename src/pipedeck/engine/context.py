@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipedeck.definition.model import Action, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
@@ -15,9 +14,6 @@ from pipedeck.engine.markers import ACTION_TOKEN_VAR, RUN_TOKEN_VAR
 from pipedeck.engine.variables import Variables
 from pipedeck.gitrepo import Commit, GitRepo
 from pipedeck.store import ActionRecord, RunLayout, RunRecord, StageRecord, Store
-
-if TYPE_CHECKING:
-    from pipedeck.engine.scheduler import StageGates
 
 
 @dataclass
@@ -43,7 +39,6 @@ class RunContext:
     settings: Settings
     variables: Variables
     token: str
-    gates: StageGates
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     """Stop now: running actions are ended."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

@@ -284,7 +284,6 @@ class Engine:
             settings=self.settings,
             variables=names,
             token=run_token(store, run),
-            gates=self.gates,
             spawning=self.spawning,
         )
 
@@ -298,7 +297,7 @@ class Engine:
     async def _execute(self, ctx: RunContext, from_stage: int) -> RunRecord:
         """Run to the end; whatever goes wrong, the run ends with a final status."""
         try:
-            await RunExecutor(ctx, from_stage).execute()
+            await RunExecutor(ctx, self.gates, from_stage).execute()
         except asyncio.CancelledError:
             if ctx.parking:
                 # Idle when the engine stopped: the run stays waiting for the next engine.

@@ -25,7 +25,7 @@ from pipedeck.engine.events import (
     StageFinished,
     StageStarted,
 )
-from pipedeck.engine.scheduler import StoppedWhileWaiting, Superseded
+from pipedeck.engine.scheduler import StageGates, StoppedWhileWaiting, Superseded
 from pipedeck.engine.variables import VariableError
 from pipedeck.gitrepo import GitError
 from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX
@@ -47,8 +47,10 @@ def _stage_status(outcomes: list[Status]) -> Status:
 
 
 class RunExecutor:
-    def __init__(self, ctx: RunContext, from_stage: int = 0) -> None:
+    def __init__(self, ctx: RunContext, gates: StageGates, from_stage: int = 0) -> None:
         self.ctx = ctx
+        self.gates = gates
+        """The engine's stage gates, which every run of it enters and leaves."""
         self.from_stage = from_stage
         """A retry starts at its failed stage; the stages before it already succeeded."""
 
@@ -72,7 +74,7 @@ class RunExecutor:
                     continue
                 self._stop_requested()
                 try:
-                    await ctx.gates.enter(ctx, stage.name)
+                    await self.gates.enter(ctx, stage.name)
                 except Superseded as exc:
                     final, error = Status.SUPERSEDED, str(exc)
                     self._skip(stage_detail.stage.id, list(records.values()))
@@ -90,7 +92,7 @@ class RunExecutor:
                 try:
                     stage_status, stage_error = await self._run_stage(stage, stage_detail, records)
                 finally:
-                    ctx.gates.leave(ctx, stage.name)
+                    self.gates.leave(ctx, stage.name)
                 error = error or stage_error
                 final = stage_status
         finally:
@@ -241,5 +243,5 @@ class RunExecutor:
             if mode is not None:
                 (ctx.cancel if mode == "now" else ctx.stopping).set()
                 ctx.decision_arrived.set()
-                ctx.gates.wake(ctx.run.id)
+                self.gates.wake(ctx.run.id)
             await asyncio.sleep(ctx.settings.poll_interval)

@@ -111,4 +111,5 @@ class Project:
         raise ProjectError(f"no pipeline named {name!r} in {where} (pipelines: {known})")
 
     def close(self) -> None:
+        self.repo.close()
         self.store.close()

@@ -21,6 +21,21 @@ class Location:
     """The top of the working tree."""
     git_dir: Path
     """The common git directory: shared by all worktrees, so run history is too."""
+    head: Path
+    """This worktree's HEAD file: which branch is checked out here."""
+
+    def branch(self) -> str | None:
+        """The checked-out branch, read from HEAD without running git; None when HEAD is
+        detached or cannot be read that way (git itself then says, later)."""
+        try:
+            content = self.head.read_text(errors="replace").strip()
+        except OSError:
+            return None
+        ref = content.removeprefix("ref: ")
+        # A reftable repository's HEAD names a placeholder branch, never checked out.
+        if ref == content or not ref.startswith("refs/heads/") or ref == "refs/heads/.invalid":
+            return None
+        return ref.removeprefix("refs/heads/")
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,10 +62,13 @@ def locate(path: Path) -> Location:
         "--git-common-dir",
         "--is-bare-repository",
         "--show-toplevel",
+        "--git-dir",
     )
     lines = found.stdout.splitlines()
-    if found.returncode == 0 and len(lines) == 3 and lines[1] == "false":
-        return Location(root=Path(lines[2]), git_dir=Path(lines[0]).resolve())
+    if found.returncode == 0 and len(lines) == 4 and lines[1] == "false":
+        return Location(
+            root=Path(lines[2]), git_dir=Path(lines[0]).resolve(), head=Path(lines[3]) / "HEAD"
+        )
     if len(lines) >= 2:
         # Inside a git directory, or a bare repository: there is no working tree to run.
         raise GitError(f"{path} is a bare repository; pipedeck needs a working tree")

@@ -438,6 +438,11 @@ class Store:
             args.append(limit)
         return [RunRecord.from_row(r) for r in self._conn.execute(sql, args)]
 
+    def pipeline_names(self) -> list[str]:
+        """Every pipeline that has runs, by name: the pipelines as last recorded."""
+        rows = self._conn.execute("SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")
+        return [name for (name,) in rows]
+
     def deciders(self) -> dict[int, str]:
         """Run id → who decided its approvals (for searching history by approver)."""
         rows = self._conn.execute(

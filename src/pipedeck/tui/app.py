@@ -4,6 +4,10 @@ The first console (or `pipedeck watch`) on a repository takes its lock and runs 
 watching the refs; another console opened meanwhile is a client that shows the same runs
 from the store and sends its requests there, and takes over if the engine goes away.
 
+The first frame is drawn from the store alone (`Client`); the pipeline files, the engine and
+the watcher come after it, their modules imported and files read on the survey's thread
+(`survey.py`), and the screen fills in as they are ready.
+
 `make_app` is the one factory the CLI, the tests, the snapshots and the screenshot script
 all use, so they build the same app (tests pass a frozen clock and fast engine settings).
 """
@@ -15,23 +19,27 @@ import contextlib
 import gc
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
-from pipedeck.engine import Engine, EngineService, Event, Project, RepoLock, Settings, lock_holder
+from pipedeck.engine import USER_ERRORS, Client, Event, RepoLock, lock_holder
 from pipedeck.store import RunRecord
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
-from pipedeck.tui.screens.confirm import ChoiceScreen
-from pipedeck.tui.screens.help import HelpScreen
 from pipedeck.tui.screens.main import MainScreen
+from pipedeck.tui.survey import Survey
 from pipedeck.tui.text import markup
 from pipedeck.visible import visible
+
+if TYPE_CHECKING:
+    from pipedeck.engine import Engine, EngineService, Project, Settings
 
 
 class PipedeckApp(App[None]):
@@ -41,7 +49,7 @@ class PipedeckApp(App[None]):
 
     def __init__(
         self,
-        project: Project,
+        client: Client,
         *,
         clock: Clock | None = None,
         settings: Settings | None = None,
@@ -49,14 +57,20 @@ class PipedeckApp(App[None]):
         watch: bool = True,
     ) -> None:
         super().__init__()
-        self.project = project
+        self.client = client
+        self.project: Project | None = None
+        """The repository as the engine runs it: there once the console has loaded it."""
         self.clock = clock or Clock()
         self.settings = settings
         self.start_pipeline = start_pipeline
         self.watch_refs = watch
         self.engine: Engine | None = None
         self.service: EngineService | None = None
-        self.control = Control(project, None)
+        self.survey = Survey(client.root, client.state_dir)
+        self.control = Control(client, self._refused)
+        self.ready = asyncio.Event()
+        """Set once the console is all there: pipeline files read, and the engine running
+        (or this console a client of another)."""
         self._repo_lock: RepoLock | None = None
         self._serving: asyncio.Task[None] | None = None
         self._stopped_engine = False
@@ -64,20 +78,48 @@ class PipedeckApp(App[None]):
         self.left_waiting: list[RunRecord] = []
         """Runs this console's engine left waiting when it stopped."""
 
+    def get_default_screen(self) -> Screen[None]:
+        # The main screen is the first screen, not one pushed over a blank one: the first
+        # frame is drawn once, with the runs in it.
+        return MainScreen(self.client, self.control, self.clock, self.survey)
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self._start_up, self.main)
+
+    def _refused(self, message: str) -> None:
+        self.notify(message, severity="error", timeout=10)
+
+    @work(group="start-up")
+    async def _start_up(self, main: MainScreen) -> None:
+        """After the first frame: the pipeline files, then the engine (or the client role)."""
+        try:
+            self.project = await self.survey.project(self.client)
+        except USER_ERRORS as exc:
+            # The history stays to read; nothing can run until the repository is fixed.
+            self.control.failure = str(exc)
+            self.notify(f"Cannot run pipelines here: {exc}", severity="error", timeout=30)
+            main.show_role()
+            return
+        if self._stopped_engine:
+            return  # the console closed meanwhile
+        self.control.project = self.project
         self._become_engine()
-        main = MainScreen(self.project, self.control, self.clock)
-        self.push_screen(main)
+        main.show_role()
+        await main.first_look.wait()
         if self.start_pipeline:
-            self.call_after_refresh(main.start_named, self.start_pipeline)
+            main.start_named(self.start_pipeline)
         # A client takes over when the engine it used goes away (the other console quit).
         self.set_interval(2.0, self._try_takeover)
-        # What is alive at the first frame (modules, classes, the widget tree) lives as long as
-        # the console. Frozen, it is no longer scanned by full collections, which otherwise
-        # paused the console for 30-50 ms at a time while logs streamed.
-        self.call_after_refresh(gc.freeze)
+        self.ready.set()
+        # What is alive now (modules, classes, the widget tree) lives as long as the console.
+        # Frozen, it is no longer scanned by full collections, which otherwise paused the
+        # console for 30-50 ms at a time while logs streamed.
+        gc.freeze()
 
     def _become_engine(self) -> bool:
+        assert self.project is not None
+        from pipedeck.engine import Engine, EngineService  # imported on the survey's thread
+
         self._repo_lock = RepoLock.acquire(self.project.state_dir, "console")
         if self._repo_lock is None:
             self.control.holder = lock_holder(self.project.state_dir) or "another process"
@@ -104,6 +146,7 @@ class PipedeckApp(App[None]):
 
     def _try_takeover(self) -> None:
         if self.engine is None and not self._stopped_engine and self._become_engine():
+            self.main.show_role()
             self.notify("The other engine stopped: this console now runs the pipelines.")
 
     def _forward(self, event: Event) -> None:
@@ -173,6 +216,8 @@ class PipedeckApp(App[None]):
         yield SystemCommand("Keys", "Every key of the console", self.action_help)
 
     def action_help(self) -> None:
+        from pipedeck.tui.screens.help import HelpScreen  # screens a key opens load then
+
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
@@ -192,6 +237,8 @@ class PipedeckApp(App[None]):
             count=len(working),
             plural=plural,
         )
+        from pipedeck.tui.screens.confirm import ChoiceScreen
+
         choices = [("w", "Wait for them", "wait"), ("c", "Cancel them", "cancel")]
         self.push_screen(ChoiceScreen(question, [*choices, ("s", "Stay", "stay")]), self._quit_as)
 
@@ -236,6 +283,9 @@ class PipedeckApp(App[None]):
     async def on_unmount(self) -> None:
         # However the app ends (an error, a test harness), its runs stop and the lease goes.
         await self.close_engine()
+        await self.survey.close()
+        if self.project is not None:
+            self.project.repo.close()  # the store is the client's, closed by its opener
         # Let the collector see the frozen objects again: one process may open many apps.
         gc.unfreeze()
 
@@ -250,7 +300,7 @@ def make_app(
     watch: bool = True,
 ) -> PipedeckApp:
     return PipedeckApp(
-        Project.open(repo, state_dir),
+        Client.open(repo, state_dir),
         clock=clock,
         settings=settings,
         start_pipeline=start_pipeline,

@@ -1,11 +1,18 @@
-"""What the approval dialog shows, gathered from the store and git in one place."""
+"""What the approval dialog shows, gathered from the store and git in one place.
+
+Called on the survey's thread (`survey.py`), with that thread's store and repository.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipedeck.gitrepo import Commit, GitError, GitRepo
+from pipedeck.gitrepo.location import GitError
 from pipedeck.store import RunRecord, Status, Store
+
+if TYPE_CHECKING:
+    from pipedeck.gitrepo import Commit, GitRepo
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class ApprovalInfo:
     artifacts: list[str] = field(default_factory=list)
 
 
-def waiting_approval(store: Store, repo: GitRepo, run: RunRecord) -> ApprovalInfo | None:
+def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> ApprovalInfo | None:
     """The first approval the run waits on, with its context; None when nothing waits."""
     detail = store.detail(run)
     for stage, action in detail.actions():
@@ -43,7 +50,9 @@ def waiting_approval(store: Store, repo: GitRepo, run: RunRecord) -> ApprovalInf
     return None
 
 
-def _outgoing(store: Store, repo: GitRepo, run: RunRecord) -> list[Commit]:
+def _outgoing(store: Store, repo: GitRepo | None, run: RunRecord) -> list[Commit]:
+    if repo is None:
+        return []
     previous = next(
         (
             r

@@ -1,13 +1,13 @@
-"""What the main screen shows besides the run itself, worked out from the store and the repo.
+"""What the main screen shows besides the run itself, worked out from the store.
 
 Plain functions of the state, so the screen only decides when to call them and where the
-answers go.
+answers go. (What needs files or git is read on the survey's thread: `survey.py`.)
 """
 
 from __future__ import annotations
 
-from pipedeck.definition import Pipeline
-from pipedeck.engine import Project, TrustError, TrustStore, pending_commits
+from typing import TYPE_CHECKING
+
 from pipedeck.store import (
     ActionDetail,
     ActionRecord,
@@ -21,32 +21,10 @@ from pipedeck.store import (
 from pipedeck.tui.widgets.run_list import PipelineRow
 from pipedeck.tui.widgets.stage_graph import StageMarks
 
+if TYPE_CHECKING:
+    from pipedeck.definition import Pipeline
+
 FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED, Status.INTERRUPTED)
-
-
-def pipeline_notes(project: Project, pipelines: list[Pipeline]) -> dict[str, tuple[str, ...]]:
-    """What each pipeline says under its name: not trusted, commits not yet run.
-
-    Reads files and runs git: the screen calls it every few seconds, not every tick.
-    """
-    trust = TrustStore()
-    notes: dict[str, tuple[str, ...]] = {}
-    for p in pipelines:
-        said = []
-        if p.path is not None:
-            try:
-                trusted = trust.check(p.path).trusted
-            except (TrustError, OSError):
-                trusted = False
-            if not trusted:
-                said.append("⚠ not trusted (T)")
-        pending = pending_commits(project.repo, project.store, p)
-        if pending is not None:
-            plural = "s" if pending.count > 1 else ""
-            said.append(f"{pending.count} new commit{plural} (s)")
-        if said:
-            notes[p.name] = tuple(said)
-    return notes
 
 
 def stage_marks(store: Store, detail: RunDetail | None, rows: list[PipelineRow]) -> StageMarks:

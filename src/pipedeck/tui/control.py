@@ -3,70 +3,110 @@
 The console that holds the repository's lock owns the engine and calls it directly. A second
 console is a client: it sends the same requests through the store to the engine that owns
 the repository. Screens call this object and never need to know which of the two they are.
+
+It is also the console's one place for the engine's refusals: every failure the engine
+phrases for a user (`USER_ERRORS`, the same the command line maps) is said as an error toast
+in its own words, and the method returns False, so a screen only decides what to do next.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipedeck import engine
-from pipedeck.definition import Pipeline
-from pipedeck.engine import Engine, Project
+from pipedeck.gitrepo.location import user_email
 from pipedeck.store import RunRecord
+
+if TYPE_CHECKING:
+    from pipedeck.definition import Pipeline
+    from pipedeck.engine import Client, Engine, Project
+
+Say = Callable[[str], None]
 
 
 @dataclass
 class Control:
-    project: Project
-    engine: Engine | None
+    client: Client
+    say: Say
+    """Shows a refusal to the user (an error toast)."""
+    engine: Engine | None = None
+    project: Project | None = None
+    """The repository as the engine runs it, once the console has loaded it."""
     holder: str | None = None
     """Who owns the repository when this console is a client (`pid role`)."""
+    failure: str | None = None
+    """Why this console cannot run pipelines at all (the repository cannot be opened)."""
 
     @property
     def is_engine(self) -> bool:
         return self.engine is not None
 
-    async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str:
-        """Start a run (or ask for one); returns what to tell the user."""
-        if self.engine is None:
-            engine.request_start(self.project, pipeline.name, "HEAD", variables)
-            return f"asked the engine ({self.holder}) to start {pipeline.name}"
-        run = await self.engine.start(pipeline, variables=variables)
-        return f"{run.key} started on {run.commit[:7]}"
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        try:
+            yield
+        except engine.USER_ERRORS as exc:
+            self.say(str(exc))
 
-    async def retry(self, run: RunRecord, all_actions: bool) -> str:
-        if self.engine is None:
-            engine.request_retry(self.project.store, run, all_actions)
-            return f"asked the engine ({self.holder}) to retry {run.key}"
-        await self.engine.retry(run, all_actions)
-        return f"{run.key} retried"
+    async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str | None:
+        """Start a run (or ask for one); what to tell the user, or None if refused."""
+        with self._refusals():
+            if self.engine is None:
+                if self.project is None:
+                    raise engine.ProjectError("the console is still opening the repository")
+                engine.request_start(self.project, pipeline.name, "HEAD", variables)
+                return f"asked the engine ({self.holder}) to start {pipeline.name}"
+            run = await self.engine.start(pipeline, variables=variables)
+            return f"{run.key} started on {run.commit[:7]}"
+        return None
 
-    def cancel(self, run: RunRecord, wait: bool) -> None:
-        if self.engine is None:
-            engine.cancel(self.project.store, run, wait=wait)
-        else:
-            self.engine.cancel(run, wait=wait)
+    async def retry(self, run: RunRecord, all_actions: bool) -> str | None:
+        with self._refusals():
+            if self.engine is None:
+                engine.request_retry(self.client.store, run, all_actions)
+                return f"asked the engine ({self.holder}) to retry {run.key}"
+            await self.engine.retry(run, all_actions)
+            return f"{run.key} retried"
+        return None
 
-    def approve(self, run: RunRecord, comment: str | None, action: str) -> None:
-        email = self._email()
-        if self.engine is None:
-            engine.approve(self.project.store, run, comment, action=action, email=email)
-        else:
-            self.engine.approve(run, comment, action=action, email=email)
+    def cancel(self, run_id: int, wait: bool) -> bool:
+        with self._refusals():
+            run = self.client.store.run_by_id(run_id)
+            if self.engine is None:
+                engine.cancel(self.client.store, run, wait=wait)
+            else:
+                self.engine.cancel(run, wait=wait)
+            return True
+        return False
 
-    def reject(self, run: RunRecord, comment: str, action: str) -> None:
-        email = self._email()
-        if self.engine is None:
-            engine.reject(self.project.store, run, comment, action=action, email=email)
-        else:
-            self.engine.reject(run, comment, action=action, email=email)
+    def decide(self, run_id: int, approved: bool, comment: str, action: str) -> bool:
+        """Approve or reject `action` of the run, as this checkout's git user."""
+        with self._refusals():
+            run = self.client.store.run_by_id(run_id)
+            email, store = user_email(self.client.root), self.client.store
+            if approved:
+                if self.engine is None:
+                    engine.approve(store, run, comment or None, action=action, email=email)
+                else:
+                    self.engine.approve(run, comment or None, action=action, email=email)
+            elif self.engine is None:
+                engine.reject(store, run, comment, action=action, email=email)
+            else:
+                self.engine.reject(run, comment, action=action, email=email)
+            return True
+        return False
 
-    def _email(self) -> str | None:
-        """Who decides, as git knows them in this console's checkout."""
-        return self.project.repo.user_email()
+    def disable_transition(self, pipeline: str, stage: str, reason: str) -> bool:
+        with self._refusals():
+            engine.disable_transition(self.client.store, pipeline, stage, reason)
+            return True
+        return False
 
-    def disable_transition(self, pipeline: str, stage: str, reason: str) -> None:
-        engine.disable_transition(self.project.store, pipeline, stage, reason)
-
-    def enable_transition(self, pipeline: str, stage: str) -> None:
-        engine.enable_transition(self.project.store, pipeline, stage)
+    def enable_transition(self, pipeline: str, stage: str) -> bool:
+        with self._refusals():
+            engine.enable_transition(self.client.store, pipeline, stage)
+            return True
+        return False

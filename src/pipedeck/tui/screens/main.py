@@ -8,8 +8,10 @@ which is this console's own engine or, for a second console, the one that owns t
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,30 +21,21 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from pipedeck.definition import Pipeline, Problem
 from pipedeck.definition.errors import display_path
 from pipedeck.engine import (
     ApprovalDecided,
     ApprovalRequested,
-    EngineError,
-    Project,
-    RequestError,
     RunFinished,
     RunStarted,
     TriggerSkipped,
     WatchStarted,
 )
 from pipedeck.store import ActionDetail, RunDetail, Status, StoreError
-from pipedeck.tui.approval_info import waiting_approval
-from pipedeck.tui.board import FAILED, pipeline_notes, planned, stage_marks, telling_action
+from pipedeck.tui.board import FAILED, planned, stage_marks, telling_action
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
-from pipedeck.tui.screens.approval import ApprovalDialog, Decision
-from pipedeck.tui.screens.history import HistoryScreen
-from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.screens.steering import Steering
-from pipedeck.tui.screens.variables import VariablesScreen
 from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.header import Header
 from pipedeck.tui.widgets.key_bar import KeyBar
@@ -50,8 +43,18 @@ from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
 
+if TYPE_CHECKING:
+    from pipedeck.definition import LoadResult, Pipeline, Problem
+    from pipedeck.engine import Client
+    from pipedeck.tui.screens.approval import Decision
+    from pipedeck.tui.survey import Survey
+
+# The screens a key opens are imported when it is pressed, not before the first frame.
+
 TICK = 0.2
 RUNS_PER_PIPELINE = 8
+NOTES_EVERY = 25
+"""Ticks between two looks at trust and new commits (they read files and run git)."""
 
 
 def _shown(problem: Problem) -> str:
@@ -83,14 +86,20 @@ class MainScreen(Steering, Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, project: Project, control: Control, clock: Clock) -> None:
+    def __init__(self, client: Client, control: Control, clock: Clock, survey: Survey) -> None:
         super().__init__()
-        self.project = project
+        self.client = client
+        self.store = client.store
         self.control = control
         self.clock = clock
+        self.survey = survey
+        self.loaded = False
+        """The pipeline files have been read; until then the screen shows the store's record."""
+        self.first_look = asyncio.Event()
+        """Set once the pipeline files have been read the first time."""
+        self._recorded = client.store.pipeline_names()
         self.pipelines: list[Pipeline] = []
         self.problems: list[Problem] = []
-        self._pipelines_stamp: tuple[tuple[str, float], ...] | None = None
         self.selected_pipeline: str | None = None
         self.pinned_run: str | None = None
         """A run the user chose; None follows the newest run."""
@@ -106,10 +115,12 @@ class MainScreen(Steering, Screen[None]):
         self._refresh_queued = False
         self._notes: dict[str, tuple[str, ...]] = {}
         self._notes_due = True
+        self._notes_at = 0
+        self._looking = False
         self._seen_waiting: set[int] = set()
 
     def compose(self) -> ComposeResult:
-        yield Header(self.project.repo.root, id="header")
+        yield Header(self.client.root.name, self.client.location.branch(), id="header")
         with Horizontal(id="body"):
             yield RunList(self.clock, id="runs")
             with Vertical(id="centre"):
@@ -119,29 +130,66 @@ class MainScreen(Steering, Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.refresh_state()
+        # The first frame is drawn from the store alone; reading files and git starts once
+        # it is on the screen, so that nothing competes with drawing it.
+        self.refresh_state(look=False)
+        self.call_after_refresh(self._first_frame_drawn)
+
+    def _first_frame_drawn(self) -> None:
+        self._look()
+        self._read_head()
         self.set_interval(TICK, self.refresh_state)
 
     # --- reading state -------------------------------------------------------------------
 
-    def _reload_pipelines(self) -> bool:
-        """Load the pipeline files again if any changed; True if they did."""
-        directory = self.project.pipelines_dir
+    def _look(self) -> None:
+        """Have the survey read the pipeline files (if changed) and notes, unless it is at
+        it already: a slow disk delays what the screen shows, never the screen."""
+        if not self._looking:
+            self._looking = True
+            self._looked()
+
+    @work(group="survey")
+    async def _looked(self) -> None:
         try:
-            stamp = tuple(sorted((p.name, p.stat().st_mtime) for p in directory.iterdir()))
-        except OSError:
-            stamp = ()
-        if stamp == self._pipelines_stamp:
-            return False
-        self._pipelines_stamp = stamp
-        result = self.project.load()
+            result = await self.survey.pipelines()
+            if result is not None:
+                self._loaded(result)
+            if result is not None or self._notes_due or self._ticks >= self._notes_at:
+                self._notes_due = False
+                self._notes_at = self._ticks + NOTES_EVERY
+                self._notes = await self.survey.notes(self.pipelines)
+            else:
+                return
+        finally:
+            self._looking = False
+        self.queue_refresh()
+
+    def _loaded(self, result: LoadResult) -> None:
         self.pipelines, self.problems = result.pipelines, result.problems
-        if self.selected_pipeline is None and self.pipelines:
-            self.selected_pipeline = self.pipelines[0].name
-        return True
+        names = [p.name for p in self.pipelines]
+        if self.selected_pipeline is None and names:
+            # What the first frame showed, the newest run, stays in view if it still loads.
+            newest = self.store.runs(limit=1)
+            shown = newest[0].pipeline if newest else None
+            self.selected_pipeline = shown if shown in names else names[0]
+        self.loaded = True
+        self.first_look.set()
+
+    def show_role(self) -> None:
+        """Show again how this console relates to the engine (it just changed)."""
+        self._read_head()
+
+    @work(exclusive=True, group="head")
+    async def _read_head(self) -> None:
+        head = await self.survey.head()
+        self.query_one(Header).show(head.branch, head.commit, self._role())
 
     def _rows(self) -> list[PipelineRow]:
-        store = self.project.store
+        store = self.store
+        if not self.loaded:
+            recorded = self._recorded
+            return [PipelineRow(n, store.runs(n, limit=RUNS_PER_PIPELINE)) for n in recorded]
         rows = [
             PipelineRow(
                 p.name,
@@ -181,14 +229,15 @@ class MainScreen(Steering, Screen[None]):
             self._plan_of = (pipeline, planned(pipeline))
         return self._plan_of[1]
 
-    def refresh_state(self) -> None:
+    def refresh_state(self, look: bool = True) -> None:
         self._ticks += 1
-        if self._reload_pipelines() or self._notes_due or self._ticks % 25 == 0:
-            self._notes_due = False
-            self._notes = pipeline_notes(self.project, self.pipelines)
+        if look:
+            self._look()
+            if self._ticks % 10 == 1:
+                self._read_head()
         rows = self._rows()
         key = self.shown_run_key(rows)
-        store = self.project.store
+        store = self.store
         try:
             self.detail = store.detail(store.find_run(key)) if key else None
         except StoreError:
@@ -196,7 +245,7 @@ class MainScreen(Steering, Screen[None]):
         shown = self.detail or self._plan()
         self.query_one(RunList).show(rows, self._cursor(key), ages=self._ticks % 25 == 0)
         graph = self.query_one(StageGraph)
-        marks = stage_marks(self.project.store, shown, rows)
+        marks = stage_marks(store, shown, rows)
         if graph.detail != shown or self._animated() or marks != graph.marks:
             graph.marks = marks
             graph.detail = shown
@@ -206,8 +255,6 @@ class MainScreen(Steering, Screen[None]):
                 graph.select(*telling)
         self._show_problems(rows)
         self._show_logs()
-        if self._ticks % 10 == 1:
-            self.query_one(Header).show(self._role())
         self._check_dialog()
         self._notice_waiting()
 
@@ -260,6 +307,10 @@ class MainScreen(Steering, Screen[None]):
 
     def _role(self) -> Content:
         """Whether this console runs the pipelines, and how it watches; or whose client it is."""
+        if self.control.failure is not None:
+            return markup("[red]cannot run pipelines[/]")
+        if self.control.project is None:
+            return markup("[dim]opening…[/]")
         if self.control.engine is None:
             # The role, not the pid: `pid role` is in every request's toast.
             role = (self.control.holder or "").rpartition(" ")[2] or "another"
@@ -290,7 +341,11 @@ class MainScreen(Steering, Screen[None]):
     def _check_dialog(self) -> None:
         """Close an open approval dialog whose approval was decided elsewhere."""
         dialog = self.app.screen
-        if not isinstance(dialog, ApprovalDialog) or self.detail is None:
+        if dialog is self or self.detail is None:
+            return
+        from pipedeck.tui.screens.approval import ApprovalDialog  # imported once one opened
+
+        if not isinstance(dialog, ApprovalDialog):
             return
         for stage, action in self.detail.actions():
             name = f"{dialog.info.run.key}:{stage.name}/{action.action.name}"
@@ -394,6 +449,8 @@ class MainScreen(Steering, Screen[None]):
         if selected is None or not selected.action.log_path:
             self.notify("This action has no log yet.", severity="warning")
             return
+        from pipedeck.tui.screens.log_screen import LogScreen
+
         run = self.detail.run.key if self.detail else ""
         title = f"{run} {graph.selected_stage_name()}/{selected.action.name}"
         self.app.push_screen(LogScreen(Path(selected.action.log_path), title))
@@ -401,12 +458,21 @@ class MainScreen(Steering, Screen[None]):
     def _pipeline(self) -> Pipeline | None:
         return next((p for p in self.pipelines if p.name == self.selected_pipeline), None)
 
-    def action_start(self) -> None:
+    def _startable(self) -> Pipeline | None:
+        """The selected pipeline if it can be started, else None having said why."""
         pipeline = self._pipeline()
-        if pipeline is None:
+        if pipeline is None and not self.loaded:
+            self.notify("The pipeline files are still being read: a moment.", severity="warning")
+        elif pipeline is None:
             self.notify("Select a pipeline that loads to start it.", severity="warning")
+        return pipeline
+
+    def action_start(self) -> None:
+        pipeline = self._startable()
+        if pipeline is None:
             return
         if pipeline.variables:
+            from pipedeck.tui.screens.variables import VariablesScreen
 
             def chosen(values: dict[str, str] | None) -> None:
                 if values is not None:
@@ -425,10 +491,8 @@ class MainScreen(Steering, Screen[None]):
 
     @work(exclusive=False)
     async def _start(self, pipeline: Pipeline, variables: dict[str, str]) -> None:
-        try:
-            said = await self.control.start(pipeline, variables)
-        except EngineError as exc:
-            self.notify(str(exc), severity="error")
+        said = await self.control.start(pipeline, variables)
+        if said is None:
             return
         self.selected_pipeline = pipeline.name
         self.pinned_run = None
@@ -438,34 +502,35 @@ class MainScreen(Steering, Screen[None]):
         self.refresh_state()
 
     def action_approve(self) -> None:
-        if self.detail is None:
-            return
-        run = self.project.store.run_by_id(self.detail.run.id)
-        info = waiting_approval(self.project.store, self.project.repo, run)
+        if self.detail is not None:
+            self._open_approval(self.detail.run.id, self.detail.run.key)
+
+    @work(exclusive=True, group="approval")
+    async def _open_approval(self, run_id: int, key: str) -> None:
+        from pipedeck.tui.screens.approval import ApprovalDialog
+
+        # What ships is read with git: on the survey's thread, never on the loop.
+        info = await self.survey.approval(run_id)
         if info is None:
-            self.notify(f"{run.key} has no approval waiting.", severity="warning")
+            self.notify(f"{key} has no approval waiting.", severity="warning")
             return
+        if isinstance(self.app.screen, ApprovalDialog):
+            return  # one dialog at a time; it is asked for again once this one closes
 
         def decided(decision: Decision | None) -> None:
-            if decision is None:
-                return
-            try:
-                current = self.project.store.run_by_id(run.id)
+            if decision is not None:
                 action = f"{info.stage}/{info.action}"
-                if decision.approved:
-                    self.control.approve(current, decision.comment or None, action)
-                else:
-                    self.control.reject(current, decision.comment, action)
-            except RequestError as exc:
-                self.notify(str(exc), severity="error")
+                self.control.decide(run_id, decision.approved, decision.comment, action)
             self.refresh_state()
 
         self.app.push_screen(ApprovalDialog(info, self.clock), decided)
 
     def action_history(self) -> None:
-        names = [p.name for p in self.pipelines]
+        from pipedeck.tui.screens.history import HistoryScreen
+
+        names = [p.name for p in self.pipelines] if self.loaded else self._recorded
         self.app.push_screen(
-            HistoryScreen(self.project.store, self.clock, names),
+            HistoryScreen(self.store, self.clock, names),
             lambda key: self.show_run(key) if key else None,
         )
 

@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from pipedeck.definition import DefinitionError, Pipeline, load_pipeline
-from pipedeck.engine import EngineError, RequestError, TrustError, TrustStore
+from pipedeck.engine import TrustError, TrustStore
 from pipedeck.store import RunDetail
 from pipedeck.store.retries import RETRYABLE
 from pipedeck.tui.control import Control
-from pipedeck.tui.screens.confirm import ConfirmScreen, PromptScreen
-from pipedeck.tui.screens.trust import TrustDialog
 from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.stage_graph import StageGraph
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+    from pipedeck.definition import Pipeline
 
     _Base = Screen[None]
 else:
@@ -48,10 +47,9 @@ class Steering(_Base):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                try:
-                    self.control.cancel(self.control.project.store.run_by_id(run.id), wait)
-                except RequestError as exc:
-                    self.notify(str(exc), severity="error")
+                self.control.cancel(run.id, wait)
+
+        from pipedeck.tui.screens.confirm import ConfirmScreen
 
         if wait:
             question = markup("Cancel $run once its running actions finish?", run=run.key)
@@ -75,13 +73,10 @@ class Steering(_Base):
 
     @work(exclusive=False)
     async def _retry(self, detail: RunDetail, all_actions: bool) -> None:
-        try:
-            said = await self.control.retry(detail.run, all_actions)
-        except EngineError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(said)
-        self.refresh_state()
+        said = await self.control.retry(detail.run, all_actions)
+        if said is not None:
+            self.notify(said)
+            self.refresh_state()
 
     # --- transitions ----------------------------------------------------------------------
 
@@ -95,22 +90,19 @@ class Steering(_Base):
         if stage == pipeline.stages[0].name:
             self.notify(f"{stage} is the first stage: no transition leads into it.")
             return
-        store = self.control.project.store
+        store = self.control.client.store
         if store.transitions.disabled(pipeline.name, stage) is not None:
-            self.control.enable_transition(pipeline.name, stage)
-            self.notify(f"Transition into {stage} enabled.")
-            self.refresh_state()
+            if self.control.enable_transition(pipeline.name, stage):
+                self.notify(f"Transition into {stage} enabled.")
+                self.refresh_state()
             return
 
         def disable(reason: str | None) -> None:
-            if reason:
-                try:
-                    self.control.disable_transition(pipeline.name, stage, reason)
-                except RequestError as exc:
-                    self.notify(str(exc), severity="error")
-                    return
+            if reason and self.control.disable_transition(pipeline.name, stage, reason):
                 self.notify(f"Transition into {stage} disabled: runs stop before it.")
                 self.refresh_state()
+
+        from pipedeck.tui.screens.confirm import PromptScreen
 
         self.app.push_screen(
             PromptScreen(
@@ -132,6 +124,9 @@ class Steering(_Base):
         if pipeline is None or pipeline.path is None:
             self.notify("Select a pipeline that loads to review it.", severity="warning")
             return
+        # Loaded on the survey's thread by the time a pipeline can be selected.
+        from pipedeck.definition import DefinitionError, load_pipeline
+
         trust = TrustStore()
         try:
             # Show what the file says now (the screen's copy may be older), and trust the
@@ -156,5 +151,7 @@ class Steering(_Base):
                 return
             self.notify(f"{pipeline.name} trusted: it now runs on new commits.")
             self.refresh_state()
+
+        from pipedeck.tui.screens.trust import TrustDialog
 
         self.app.push_screen(TrustDialog(state, pipeline), answer)

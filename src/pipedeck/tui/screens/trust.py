@@ -7,15 +7,19 @@ open stays untrusted.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from pipedeck.definition import Pipeline
 from pipedeck.engine import TrustState, reviewed_commands
 from pipedeck.tui.text import markup, plain
+
+if TYPE_CHECKING:
+    from pipedeck.definition import Pipeline
 
 _WHY = {
     "new": "This pipeline file has never been trusted.",
@@ -84,9 +88,7 @@ class TrustDialog(ModalScreen[bool]):
     ) -> None:
         super().__init__()
         self.state = state
-        self.rows = (
-            reviewed_commands(pipeline) if isinstance(pipeline, Pipeline) else list(pipeline)
-        )
+        self.rows = list(pipeline) if isinstance(pipeline, list) else reviewed_commands(pipeline)
         self.file_name = file_name or f"{state.path.parent.name}/{state.path.name}"
         """How the file is named to the user; `pipelines/x.yml` unless the caller knows better."""
 

@@ -1,65 +1,43 @@
 """The top line: repository, branch, HEAD, and how this console relates to the engine.
 
-Reading HEAD asks git (a process, the first time), so it happens in a thread, never in the
-first frame; the widget keeps its own repository handle, used by one thread at a time — git
-objects are not to be shared across threads, and the engine's handle is the engine's.
+The first frame shows what costs no `git` call (the repository's name, the branch read from
+HEAD's file); the commit is filled in from the survey's thread (`survey.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from textual import work
 from textual.content import Content
 from textual.widgets import Static
 
-from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.tui.text import line, markup
+
+if TYPE_CHECKING:
+    from pipedeck.gitrepo import Commit
 
 
 class Header(Static):
-    def __init__(self, root: Path, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.root = root
-        self._repo: GitRepo | None = None
-        self._lock = threading.Lock()
-        self._closed = False
+    def __init__(self, repo_name: str, branch: str | None, **kwargs: object) -> None:
+        super().__init__(describe(repo_name, branch, None, Content(), reading=True), **kwargs)  # type: ignore[arg-type]
+        self.repo_name = repo_name
 
-    def show(self, role: Content) -> None:
-        """Read HEAD again (in a thread) and show it with `role`."""
-        self._read(role)
-
-    @work(exclusive=True, group="header")
-    async def _read(self, role: Content) -> None:
-        self.update(await asyncio.to_thread(self._text, role))
-
-    def _text(self, role: Content) -> Content:
-        with self._lock:
-            if self._closed:
-                return Content()
-            if self._repo is None:
-                self._repo = GitRepo.open(self.root)
-            return describe(self._repo, role)
-
-    def on_unmount(self) -> None:
-        with self._lock:  # waits for a read in progress, at most one git call
-            self._closed = True
-            if self._repo is not None:
-                self._repo.close()
-                self._repo = None
+    def show(self, branch: str | None, commit: Commit | None, role: Content) -> None:
+        self.update(describe(self.repo_name, branch, commit, role))
 
 
-def describe(repo: GitRepo, role: Content) -> Content:
-    try:
-        head = repo.resolve("HEAD")
-        commit = markup("HEAD [cyan]$short[/] $subject", short=head.short, subject=head.subject)
-    except GitError:  # an empty repository has no HEAD yet
-        commit = markup("[dim]no commits yet[/]")
+def describe(
+    repo_name: str, branch: str | None, commit: Commit | None, role: Content, reading: bool = False
+) -> Content:
+    if reading:
+        head = markup("[dim]HEAD …[/]")
+    elif commit is None:  # an empty repository has no HEAD yet
+        head = markup("[dim]no commits yet[/]")
+    else:
+        head = markup("HEAD [cyan]$short[/] $subject", short=commit.short, subject=commit.subject)
     where = markup(
         "[b]pipedeck[/b] · $repo · [magenta]$branch[/] · ",
-        repo=repo.root.name,
-        branch=repo.current_branch() or "detached",
+        repo=repo_name,
+        branch=branch or "detached",
     )
-    return line(where, commit, markup(" · "), role)
+    return line(where, head, markup(" · "), role)

@@ -1,0 +1,180 @@
+"""What the console reads from files and git, done on a thread of its own.
+
+The engine shares the event loop with the screen, so a pipeline file parsed there, a trust
+digest or a `git` call for new commits would hold up both. That reading happens here, on one
+worker thread, one job at a time in the order asked. The thread has its own store connection
+and repository handle: an SQLite connection belongs to the thread that opened it, and the
+engine's git handle is the engine's.
+
+The first jobs are also where the modules that loading pipeline files and running them need
+(pydantic, PyYAML, GitPython, the engine) are imported, so the console's first frame, drawn
+from the store alone, never waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from pipedeck.gitrepo.location import GitError
+from pipedeck.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from pipedeck.definition import LoadResult, Pipeline
+    from pipedeck.engine import Client, Project
+    from pipedeck.gitrepo import Commit, GitRepo
+    from pipedeck.tui.approval_info import ApprovalInfo
+
+T = TypeVar("T")
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    branch: str | None
+    commit: Commit | None
+    """None in a repository with no commits yet."""
+
+
+class Survey:
+    def __init__(self, root: Path, state_dir: Path) -> None:
+        self.root = root
+        self.state_dir = state_dir
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipedeck-survey")
+        self._store: Store | None = None
+        self._repo: GitRepo | None = None
+        self._stamp: Stamp | None = None
+        self._closed = False
+
+    async def _on_thread(self, job: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, job)
+
+    async def project(self, client: Client) -> Project:
+        """The project the engine runs, built (and its modules imported) off the loop."""
+
+        def build() -> Project:
+            from pipedeck.engine import Engine, EngineService, Project
+
+            del Engine, EngineService  # imported for the loop, which starts them next
+            return Project.of(client)
+
+        return await self._on_thread(build)
+
+    async def pipelines(self) -> LoadResult | None:
+        """The pipeline files, loaded again when any of them changed since the last look;
+        None when none did."""
+        return await self._on_thread(self._pipelines)
+
+    def _pipelines(self) -> LoadResult | None:
+        from pipedeck.definition import load_pipelines
+
+        directory = self.root / "pipelines"
+        try:
+            entries = [(p.name, p.stat()) for p in directory.iterdir()]
+            stamp = tuple(sorted((name, s.st_mtime_ns, s.st_size) for name, s in entries))
+        except OSError:
+            stamp = ()
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        return load_pipelines(directory)
+
+    async def notes(self, pipelines: list[Pipeline]) -> dict[str, tuple[str, ...]]:
+        """What each pipeline says under its name: not trusted, commits not yet run."""
+        return await self._on_thread(lambda: self._notes(pipelines))
+
+    def _notes(self, pipelines: list[Pipeline]) -> dict[str, tuple[str, ...]]:
+        from pipedeck.engine import TrustError, TrustStore, pending_commits
+
+        trust = TrustStore()
+        repo, store = self._repository(), self._history()
+        notes: dict[str, tuple[str, ...]] = {}
+        for p in pipelines:
+            said = []
+            if p.path is not None:
+                try:
+                    trusted = trust.check(p.path).trusted
+                except (TrustError, OSError):
+                    trusted = False
+                if not trusted:
+                    said.append("⚠ not trusted (T)")
+            pending = pending_commits(repo, store, p) if repo and store else None
+            if pending is not None:
+                plural = "s" if pending.count > 1 else ""
+                said.append(f"{pending.count} new commit{plural} (s)")
+            if said:
+                notes[p.name] = tuple(said)
+        return notes
+
+    async def approval(self, run_id: int) -> ApprovalInfo | None:
+        """What the approval dialog shows for the run's first waiting approval, if any."""
+
+        def job() -> ApprovalInfo | None:
+            from pipedeck.tui.approval_info import waiting_approval
+
+            store = self._history()
+            if store is None:
+                return None
+            try:
+                run = store.run_by_id(run_id)
+            except StoreError:
+                return None
+            return waiting_approval(store, self._repository(), run)
+
+        return await self._on_thread(job)
+
+    async def head(self) -> Head:
+        """The checked-out branch and commit, for the header."""
+
+        def job() -> Head:
+            repo = self._repository()
+            if repo is None:
+                return Head(None, None)
+            try:
+                commit: Commit | None = repo.resolve("HEAD")
+            except GitError:  # no commits yet
+                commit = None
+            return Head(repo.current_branch(), commit)
+
+        return await self._on_thread(job)
+
+    async def close(self) -> None:
+        """Close the thread's store and repository (on the thread), then the thread."""
+
+        def job() -> None:
+            self._closed = True
+            if self._repo is not None:
+                self._repo.close()
+            if self._store is not None:
+                self._store.close()
+            self._repo = self._store = None
+
+        try:
+            await self._on_thread(job)
+        finally:
+            self._thread.shutdown(wait=False)
+
+    # --- the thread's own handles ---------------------------------------------------------
+
+    def _repository(self) -> GitRepo | None:
+        """The thread's repository handle; None if the repository cannot be opened now."""
+        if self._repo is None and not self._closed:
+            from pipedeck.gitrepo import GitRepo
+
+            try:
+                self._repo = GitRepo.open(self.root)
+            except GitError:
+                return None
+        return self._repo
+
+    def _history(self) -> Store | None:
+        if self._store is None and not self._closed:
+            try:
+                self._store = Store(self.state_dir)
+            except StoreError:
+                return None
+        return self._store
