@@ -112,7 +112,7 @@ def test_the_first_frame_shows_the_history_before_any_file_or_git_is_read(
     # Held at its first heavy import, the survey had loaded nothing, nor the engine started:
     assert report["held"] and not report["loaded_then"] and not report["engine_then"]
     # and yet the first frame shows the repository, its branch, the runs and the graph.
-    assert f"pipedeck · {repo.root.name} · main · HEAD …" in report["first"][0]
+    assert f"pipedeck · {repo.root.name} · main · HEAD … · opening…" in report["first"][0]
     assert "ci" in first and "#2" in first and "#1" in first
     assert "Build" in first and "Check" in first and "compile" in first
     # Nothing of the pipeline model, GitPython or the engine was imported on the loop.

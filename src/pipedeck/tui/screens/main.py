@@ -183,7 +183,8 @@ class MainScreen(Steering, Screen[None]):
     @work(exclusive=True, group="head")
     async def _read_head(self) -> None:
         head = await self.survey.head()
-        self.query_one(Header).show(head.branch, head.commit, self._role())
+        for header in self.query(Header):  # none left if the console closed meanwhile
+            header.show(head.branch, head.commit, self._role())
 
     def _rows(self) -> list[PipelineRow]:
         store = self.store
@@ -230,6 +231,8 @@ class MainScreen(Steering, Screen[None]):
         return self._plan_of[1]
 
     def refresh_state(self, look: bool = True) -> None:
+        if not self.is_attached:
+            return  # a worker that finished as the console closed
         self._ticks += 1
         if look:
             self._look()
@@ -511,6 +514,8 @@ class MainScreen(Steering, Screen[None]):
 
         # What ships is read with git: on the survey's thread, never on the loop.
         info = await self.survey.approval(run_id)
+        if not self.is_attached:
+            return  # the console closed meanwhile
         if info is None:
             self.notify(f"{key} has no approval waiting.", severity="warning")
             return

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 class Header(Static):
     def __init__(self, repo_name: str, branch: str | None, **kwargs: object) -> None:
-        super().__init__(describe(repo_name, branch, None, Content(), reading=True), **kwargs)  # type: ignore[arg-type]
+        opening = markup("[dim]opening…[/]")
+        super().__init__(describe(repo_name, branch, None, opening, reading=True), **kwargs)  # type: ignore[arg-type]
         self.repo_name = repo_name
 
     def show(self, branch: str | None, commit: Commit | None, role: Content) -> None:
