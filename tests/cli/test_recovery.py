@@ -128,7 +128,7 @@ def test_kill_9_leaves_an_interrupted_run_its_log_and_no_processes(
 
     with ThreadPoolExecutor(2) as pool:
         shown, logs = pool.map(
-            lambda args: run_cli(*args, cwd=repo.root),
+            lambda args: run_cli(*args, cwd=repo.root, process=True),
             [("show", "ci/1", "--json"), ("logs", "ci/1", "Build/spew")],
         )
     detail = json.loads(shown.stdout)
@@ -170,7 +170,7 @@ def test_kill_9_while_waiting_for_approval_leaves_it_waiting_and_approve_carries
     # Two commands right after the crash: both open the store, both may try to recover.
     with ThreadPoolExecutor(2) as pool:
         shown, runs = pool.map(
-            lambda args: run_cli(*args, cwd=repo.root),
+            lambda args: run_cli(*args, cwd=repo.root, process=True),
             [("show", "ci", "--json"), ("runs", "--json")],
         )
     assert shown.returncode == 0, shown.stderr

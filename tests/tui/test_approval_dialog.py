@@ -278,7 +278,7 @@ async def test_a_rejection_from_another_shell_closes_the_dialog_and_names_the_ac
     async with console(ci_repo.root) as (app, pilot):
         await dialog_opens(app, pilot)
         result = await asyncio.to_thread(
-            run_cli, "reject", "ci/1", "--comment", "wrong branch", cwd=ci_repo.root
+            run_cli, "reject", "ci/1", "--comment", "wrong branch", cwd=ci_repo.root, process=True
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == f"ci/1: rejected by {current_user()}"

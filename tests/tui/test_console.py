@@ -195,7 +195,7 @@ async def test_arrows_reach_every_pipeline_and_run_and_s_starts_the_highlighted_
     ci_repo.pipeline(quick("beta"), name="beta")
     ci_repo.commit("Add alpha and beta")
     for _ in range(2):
-        run_cli("run", "beta", cwd=ci_repo.root, check=True)
+        run_cli("run", "beta", cwd=ci_repo.root, check=True, process=True)  # the test's loop runs
     async with console(ci_repo.root) as (app, pilot):
         runs = app.main.query_one(RunList)
         graph = app.main.query_one(StageGraph)
