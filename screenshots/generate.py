@@ -37,7 +37,7 @@ async def shoot(scene: Scene, out: Path) -> Path:
                     await stop_engine(app)
             finally:
                 await stop_engine(app)
-                app.project.close()
+                app.client.close()
         finally:
             built.stop()
     return Path(saved)
