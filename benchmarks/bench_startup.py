@@ -30,38 +30,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.app import App, ComposeResult
-from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import OptionList, Static
+from textual.app import App
 
+import plain_apps
 from bench_console import make_repo
 from pipedeck.engine import Client
 from pipedeck.tui.app import PipedeckApp
+from plain_apps import LAYOUT_TEXT, TRIVIAL_TEXT, Layout, Trivial
 from terminal import time_to_text
 
 SIZE = (120, 40)
-APP_CSS = Path(__file__).resolve().parents[1] / "src" / "pipedeck" / "tui" / "app.tcss"
-
-
-class Trivial(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Static("hello")
-
-
-class Layout(App[None]):
-    """The console's widget tree with Textual's own widgets and nothing behind them."""
-
-    CSS_PATH = str(APP_CSS)
-
-    def compose(self) -> ComposeResult:
-        yield Static("pipedeck · repo · main · HEAD", id="header")
-        with Horizontal(id="body"):
-            yield OptionList("▸ ci", "   ✔ #1 1234567 1m", id="runs")
-            with Vertical(id="centre"):
-                yield Static("╭─ Build ─╮", id="graph")
-                yield Static(id="problems")
-                yield Grid(id="logs")
-        yield Static("keys")
 
 
 async def first_frame(make: Callable[[], App[None]]) -> tuple[float, float]:
@@ -85,41 +63,6 @@ async def first_frame(make: Callable[[], App[None]]) -> tuple[float, float]:
     return took, ready
 
 
-TRIVIAL = """
-from textual.app import App
-from textual.widgets import Static
-
-
-class Trivial(App):
-    def compose(self):
-        yield Static("hello from a trivial app")
-
-
-Trivial().run()
-"""
-LAYOUT = """
-from textual.app import App
-from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import OptionList, Static
-
-
-class Layout(App):
-    CSS_PATH = {css!r}
-
-    def compose(self):
-        yield Static("pipedeck · repo · main · HEAD", id="header")
-        with Horizontal(id="body"):
-            yield OptionList("▸ ci", "   ✔ #1 1234567 1m", id="runs")
-            with Vertical(id="centre"):
-                yield Static("╭─ Build ─╮", id="graph")
-                yield Static(id="problems")
-                yield Grid(id="logs")
-        yield Static("keys of a plain layout")
-
-
-Layout().run()
-"""
-"""The in-process `Layout`, as a program: what Textual itself costs for the console's screen."""
 FIRST_FRAME = ("stream", "#3", "Quit")
 """What the console's first frame shows, from the store alone: the pipeline, its runs, keys."""
 FILLED_IN = ("watching for commits",)
@@ -130,19 +73,17 @@ def whole_processes(root: Path, repeat: int) -> None:
     """Trivial app and console alternately, each spawned on a terminal of `SIZE`."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(root.parent / "pycache")
-    (root.parent / "trivial.py").write_text(TRIVIAL)
-    (root.parent / "layout.py").write_text(LAYOUT.format(css=str(APP_CSS)))
-    trivial = [sys.executable, str(root.parent / "trivial.py")]
-    layout = [sys.executable, str(root.parent / "layout.py")]
+    plain = str(Path(plain_apps.__file__))
+    trivial, layout = [sys.executable, plain, "trivial"], [sys.executable, plain, "layout"]
     console = [sys.executable, "-m", "pipedeck", "--repo", str(root)]
     times: dict[str, list[float]] = {"trivial": [], "layout": [], "first": [], "filled": []}
     for n in range(repeat + 1):  # the first round compiles the bytecode: not counted
-        (painted,) = time_to_text(trivial, [("hello from a trivial app",)], cwd=root, env=env)
-        (plain,) = time_to_text(layout, [("keys of a plain layout",)], cwd=root, env=env)
+        (painted,) = time_to_text(trivial, [(TRIVIAL_TEXT,)], cwd=root, env=env)
+        (drawn,) = time_to_text(layout, [(LAYOUT_TEXT,)], cwd=root, env=env)
         first, filled = time_to_text(console, [FIRST_FRAME, FILLED_IN], cwd=root, env=env)
         if n:
             times["trivial"].append(painted)
-            times["layout"].append(plain)
+            times["layout"].append(drawn)
             times["first"].append(first)
             times["filled"].append(filled)
     base = statistics.median(times["trivial"])

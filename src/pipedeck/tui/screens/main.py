@@ -17,7 +17,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -35,9 +34,10 @@ from pipedeck.tui.board import FAILED, planned, stage_marks, telling_action
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
+from pipedeck.tui.screens.approving import Approving
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.text import markup
-from pipedeck.tui.widgets.header import Header
+from pipedeck.tui.widgets.header import Header, role
 from pipedeck.tui.widgets.key_bar import KeyBar
 from pipedeck.tui.widgets.log_panes import LogPanes, PaneSpec
 from pipedeck.tui.widgets.run_list import PipelineRow, RunList
@@ -46,7 +46,6 @@ from pipedeck.tui.widgets.stage_graph import StageGraph
 if TYPE_CHECKING:
     from pipedeck.definition import LoadResult, Pipeline, Problem
     from pipedeck.engine import Client
-    from pipedeck.tui.screens.approval import Decision
     from pipedeck.tui.survey import Survey
 
 # The screens a key opens are imported when it is pressed, not before the first frame.
@@ -62,7 +61,7 @@ def _shown(problem: Problem) -> str:
     return str(replace(problem, path=display_path(problem.path)))
 
 
-class MainScreen(Steering, Screen[None]):
+class MainScreen(Approving, Steering, Screen[None]):
     # Focus the graph as the screen opens, not after: each focus change rebuilds the footer.
     AUTO_FOCUS = "#graph"
     BINDINGS = [
@@ -184,7 +183,7 @@ class MainScreen(Steering, Screen[None]):
     async def _read_head(self) -> None:
         head = await self.survey.head()
         for header in self.query(Header):  # none left if the console closed meanwhile
-            header.show(head.branch, head.commit, self._role())
+            header.show(head.branch, head.commit, role(self.control, self.app))
 
     def _rows(self) -> list[PipelineRow]:
         store = self.store
@@ -307,53 +306,6 @@ class MainScreen(Steering, Screen[None]):
             path=Path(action.action.log_path or ""),
             failed=action.action.status in FAILED,
         )
-
-    def _role(self) -> Content:
-        """Whether this console runs the pipelines, and how it watches; or whose client it is."""
-        if self.control.failure is not None:
-            return markup("[red]cannot run pipelines[/]")
-        if self.control.project is None:
-            return markup("[dim]opening…[/]")
-        if self.control.engine is None:
-            # The role, not the pid: `pid role` is in every request's toast.
-            role = (self.control.holder or "").rpartition(" ")[2] or "another"
-            return markup("[yellow]client of the $role engine[/]", role=role)
-        service = getattr(self.app, "service", None)
-        watcher = service.watcher if service is not None else None
-        if watcher is None:
-            return markup("[dim]not watching[/]")
-        if watcher.mode == "polling":
-            return markup(
-                "[yellow]polling for commits[/] [dim]($reason)[/]", reason=watcher.reason or ""
-            )
-        return markup("[green]watching for commits[/]")
-
-    def _notice_waiting(self) -> None:
-        """A client gets no engine events: it notices a new waiting approval in the store."""
-        if self.control.engine is not None or self.detail is None:
-            return
-        waiting = {
-            a.action.id for _, a in self.detail.actions() if a.action.status is Status.WAITING
-        }
-        new = waiting - self._seen_waiting
-        self._seen_waiting = waiting
-        if new and self.app.screen is self:
-            self.app.bell()
-            self.action_approve()
-
-    def _check_dialog(self) -> None:
-        """Close an open approval dialog whose approval was decided elsewhere."""
-        dialog = self.app.screen
-        if dialog is self or self.detail is None:
-            return
-        from pipedeck.tui.screens.approval import ApprovalDialog  # imported once one opened
-
-        if not isinstance(dialog, ApprovalDialog):
-            return
-        for stage, action in self.detail.actions():
-            name = f"{dialog.info.run.key}:{stage.name}/{action.action.name}"
-            if name == dialog.key and action.approval and action.approval.result:
-                dialog.decided_elsewhere(action.approval.result, action.approval.decided_by)
 
     # --- engine events -------------------------------------------------------------------
 
@@ -503,32 +455,6 @@ class MainScreen(Steering, Screen[None]):
         self.auto_action = True
         self.notify(said)
         self.refresh_state()
-
-    def action_approve(self) -> None:
-        if self.detail is not None:
-            self._open_approval(self.detail.run.id, self.detail.run.key)
-
-    @work(exclusive=True, group="approval")
-    async def _open_approval(self, run_id: int, key: str) -> None:
-        from pipedeck.tui.screens.approval import ApprovalDialog
-
-        # What ships is read with git: on the survey's thread, never on the loop.
-        info = await self.survey.approval(run_id)
-        if not self.is_attached:
-            return  # the console closed meanwhile
-        if info is None:
-            self.notify(f"{key} has no approval waiting.", severity="warning")
-            return
-        if isinstance(self.app.screen, ApprovalDialog):
-            return  # one dialog at a time; it is asked for again once this one closes
-
-        def decided(decision: Decision | None) -> None:
-            if decision is not None:
-                action = f"{info.stage}/{info.action}"
-                self.control.decide(run_id, decision.approved, decision.comment, action)
-            self.refresh_state()
-
-        self.app.push_screen(ApprovalDialog(info, self.clock), decided)
 
     def action_history(self) -> None:
         from pipedeck.tui.screens.history import HistoryScreen

@@ -14,7 +14,10 @@ from textual.widgets import Static
 from pipedeck.tui.text import line, markup
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from pipedeck.gitrepo import Commit
+    from pipedeck.tui.control import Control
 
 
 class Header(Static):
@@ -42,3 +45,24 @@ def describe(
         branch=branch or "detached",
     )
     return line(where, head, markup(" · "), role)
+
+
+def role(control: Control, app: App[None]) -> Content:
+    """Whether this console runs the pipelines, and how it watches; or whose client it is."""
+    if control.failure is not None:
+        return markup("[red]cannot run pipelines[/]")
+    if control.project is None:
+        return markup("[dim]opening…[/]")
+    if control.engine is None:
+        # The role, not the pid: `pid role` is in every request's toast.
+        holder = (control.holder or "").rpartition(" ")[2] or "another"
+        return markup("[yellow]client of the $role engine[/]", role=holder)
+    service = getattr(app, "service", None)
+    watcher = service.watcher if service is not None else None
+    if watcher is None:
+        return markup("[dim]not watching[/]")
+    if watcher.mode == "polling":
+        return markup(
+            "[yellow]polling for commits[/] [dim]($reason)[/]", reason=watcher.reason or ""
+        )
+    return markup("[green]watching for commits[/]")
