@@ -10,7 +10,7 @@ from pipedeck.cli.context import Options, fail, say_left_waiting
 def open_console(opts: Options, start_pipeline: str | None = None) -> None:
     """Open the console on the repository, or say in one line why it cannot be."""
     client = opts.client()
-    if not (client.root / "pipelines").is_dir():
+    if not client.pipelines_dir.is_dir():
         fail(
             f"no pipelines/ folder in {client.root}: add pipelines/NAME.yml"
             " (see README), or try `pipedeck demo`"

@@ -14,6 +14,9 @@ from pipedeck.engine.recovery import recover
 from pipedeck.gitrepo.location import Location, locate
 from pipedeck.store import RunRecord, Store, default_state_dir
 
+PIPELINES = "pipelines"
+"""The folder of a repository that holds its pipeline files."""
+
 
 @dataclass
 class Client:
@@ -44,6 +47,10 @@ class Client:
     @property
     def git_dir(self) -> Path:
         return self.location.git_dir
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.location.root / PIPELINES
 
     def close(self) -> None:
         self.store.close()

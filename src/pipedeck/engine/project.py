@@ -17,12 +17,10 @@ from pipedeck.definition import (
     load_pipelines,
 )
 from pipedeck.definition.errors import display_path
-from pipedeck.engine.client import Client
+from pipedeck.engine.client import PIPELINES, Client
 from pipedeck.engine.errors import ProjectError
 from pipedeck.gitrepo import GitError, GitRepo
 from pipedeck.store import COMMITTED, WORKING_TREE, RunRecord, Store
-
-PIPELINES = "pipelines"
 
 
 @dataclass

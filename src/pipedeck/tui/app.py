@@ -66,11 +66,11 @@ class PipedeckApp(App[None]):
         self.watch_refs = watch
         self.engine: Engine | None = None
         self.service: EngineService | None = None
-        self.survey = Survey(client.root, client.state_dir)
+        self.survey = Survey(client.root, client.pipelines_dir, client.state_dir)
         self.control = Control(client, self._refused)
         self.ready = asyncio.Event()
         """Set once the console is all there: pipeline files read, and the engine running
-        (or this console a client of another)."""
+        (or this console a client of another, or the repository found unable to run)."""
         self._repo_lock: RepoLock | None = None
         self._serving: asyncio.Task[None] | None = None
         self._stopped_engine = False
@@ -99,6 +99,7 @@ class PipedeckApp(App[None]):
             self.control.failure = str(exc)
             self.notify(f"Cannot run pipelines here: {exc}", severity="error", timeout=30)
             main.show_role()
+            self.ready.set()
             return
         if self._stopped_engine:
             return  # the console closed meanwhile

@@ -41,8 +41,9 @@ class Head:
 
 
 class Survey:
-    def __init__(self, root: Path, state_dir: Path) -> None:
+    def __init__(self, root: Path, pipelines_dir: Path, state_dir: Path) -> None:
         self.root = root
+        self.pipelines_dir = pipelines_dir
         self.state_dir = state_dir
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipedeck-survey")
         self._store: Store | None = None
@@ -72,7 +73,7 @@ class Survey:
     def _pipelines(self) -> LoadResult | None:
         from pipedeck.definition import load_pipelines
 
-        directory = self.root / "pipelines"
+        directory = self.pipelines_dir
         try:
             entries = [(p.name, p.stat()) for p in directory.iterdir()]
             stamp = tuple(sorted((name, s.st_mtime_ns, s.st_size) for name, s in entries))

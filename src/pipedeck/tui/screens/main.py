@@ -154,15 +154,15 @@ class MainScreen(Approving, Steering, Screen[None]):
             result = await self.survey.pipelines()
             if result is not None:
                 self._loaded(result)
-            if result is not None or self._notes_due or self._ticks >= self._notes_at:
+            notes_due = result is not None or self._notes_due or self._ticks >= self._notes_at
+            if notes_due:
                 self._notes_due = False
                 self._notes_at = self._ticks + NOTES_EVERY
                 self._notes = await self.survey.notes(self.pipelines)
-            else:
-                return
         finally:
             self._looking = False
-        self.queue_refresh()
+        if notes_due:  # something new to show
+            self.queue_refresh()
 
     def _loaded(self, result: LoadResult) -> None:
         self.pipelines, self.problems = result.pipelines, result.problems
