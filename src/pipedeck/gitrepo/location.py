@@ -6,9 +6,14 @@ repository and its git directory are asks git itself, once, and loads nothing el
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+HEAD_LIMIT = 4096
+"""More than any `ref: refs/heads/NAME` line git writes."""
 
 
 class GitError(Exception):
@@ -28,9 +33,19 @@ class Location:
         """The checked-out branch, read from HEAD without running git; None when HEAD is
         detached or cannot be read that way (git itself then says, later)."""
         try:
-            content = self.head.read_text(errors="replace").strip()
+            # A FIFO or a device in its place must not hold the console up (or fill memory).
+            fd = os.open(self.head, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None
+                raw = os.read(fd, HEAD_LIMIT + 1)
+            finally:
+                os.close(fd)
         except OSError:
             return None
+        if len(raw) > HEAD_LIMIT:
+            return None
+        content = raw.decode(errors="replace").strip()
         ref = content.removeprefix("ref: ")
         # A reftable repository's HEAD names a placeholder branch, never checked out.
         if ref == content or not ref.startswith("refs/heads/") or ref == "refs/heads/.invalid":
