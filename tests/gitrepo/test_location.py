@@ -36,3 +36,29 @@ def test_a_head_that_is_a_fifo_or_a_device_is_not_read(tmp_path: Path) -> None:
     big = tmp_path / "HEAD"
     big.write_text("ref: refs/heads/" + "x" * 100_000)
     assert Location(root=tmp_path, git_dir=tmp_path, head=big).branch() is None
+
+
+def test_heads_git_accepts_are_read_as_git_reads_them(tmp_path: Path) -> None:
+    head = tmp_path / "HEAD"
+    at = Location(root=tmp_path, git_dir=tmp_path, head=head)
+    head.write_text("ref:refs/heads/main\n")  # no space: git reads it, so do we
+    assert at.branch() == "main"
+    head.write_text("ref: refs/heads/main\nsecond line\n")  # not a branch name to show
+    assert at.branch() is None
+    head.write_text("ref: refs/heads/[b]x\x1b[31m\n")
+    assert at.branch() is None
+    head.unlink()
+    head.symlink_to("refs/heads/topic")  # the old symbolic-link form
+    assert at.branch() == "topic"
+
+
+def test_gitpython_s_unreadable_head_is_no_branch_not_a_crash(repo: RepoMaker) -> None:
+    from pipedeck.gitrepo import GitRepo
+
+    repo.commit("Start")
+    (repo.root / ".git" / "HEAD").write_text("ref:refs/heads/main\n")
+    handle = GitRepo.open(repo.root)
+    try:
+        assert handle.current_branch() in (None, "main")
+    finally:
+        handle.close()

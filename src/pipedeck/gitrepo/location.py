@@ -33,6 +33,8 @@ class Location:
         """The checked-out branch, read from HEAD without running git; None when HEAD is
         detached or cannot be read that way (git itself then says, later)."""
         try:
+            if self.head.is_symlink():  # the old symbolic-link form of HEAD
+                return _branch_of(os.readlink(self.head))
             # A FIFO or a device in its place must not hold the console up (or fill memory).
             fd = os.open(self.head, os.O_RDONLY | os.O_NONBLOCK)
             try:
@@ -43,14 +45,21 @@ class Location:
                 os.close(fd)
         except OSError:
             return None
-        if len(raw) > HEAD_LIMIT:
+        content = raw.decode(errors="replace")
+        if len(raw) > HEAD_LIMIT or not content.startswith("ref:"):
             return None
-        content = raw.decode(errors="replace").strip()
-        ref = content.removeprefix("ref: ")
-        # A reftable repository's HEAD names a placeholder branch, never checked out.
-        if ref == content or not ref.startswith("refs/heads/") or ref == "refs/heads/.invalid":
-            return None
-        return ref.removeprefix("refs/heads/")
+        return _branch_of(content[4:].strip())
+
+
+def _branch_of(ref: str) -> str | None:
+    name = ref.removeprefix("refs/heads/")
+    # Git's ref names hold no whitespace or control characters; anything else is not a branch
+    # to show. A reftable repository's HEAD names a placeholder branch, never checked out.
+    if name == ref or not name or name == ".invalid":
+        return None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in name):
+        return None
+    return name
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

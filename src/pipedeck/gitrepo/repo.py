@@ -106,7 +106,7 @@ class GitRepo:
         """The checked-out branch, or None when HEAD is detached or unborn."""
         try:
             return self._repo.active_branch.name
-        except TypeError:
+        except (TypeError, ValueError):  # detached; or a HEAD git reads and GitPython does not
             return None
 
     def user_email(self) -> str | None:

@@ -44,6 +44,11 @@ class Control:
     def is_engine(self) -> bool:
         return self.engine is not None
 
+    @property
+    def opening(self) -> bool:
+        """Not yet known whether this console runs the engine or is a client of one."""
+        return self.project is None and self.failure is None
+
     @contextmanager
     def _refusals(self) -> Iterator[None]:
         try:
@@ -51,12 +56,19 @@ class Control:
         except engine.USER_ERRORS as exc:
             self.say(str(exc))
 
+    def _settled(self) -> None:
+        """Refuse to act before this console knows whether it is the engine: as a client it
+        would ask an engine that may turn out to be this very console."""
+        if self.opening:
+            raise engine.ProjectError("the console is still opening the repository: a moment")
+
     async def start(self, pipeline: Pipeline, variables: dict[str, str]) -> str | None:
         """Start a run (or ask for one); what to tell the user, or None if refused."""
         with self._refusals():
+            self._settled()
             if self.engine is None:
                 if self.project is None:
-                    raise engine.ProjectError("the console is still opening the repository")
+                    raise engine.ProjectError(f"cannot run pipelines here: {self.failure}")
                 engine.request_start(self.project, pipeline.name, "HEAD", variables)
                 return f"asked the engine ({self.holder}) to start {pipeline.name}"
             run = await self.engine.start(pipeline, variables=variables)
@@ -65,6 +77,7 @@ class Control:
 
     async def retry(self, run: RunRecord, all_actions: bool) -> str | None:
         with self._refusals():
+            self._settled()
             if self.engine is None:
                 engine.request_retry(self.client.store, run, all_actions)
                 return f"asked the engine ({self.holder}) to retry {run.key}"
@@ -74,6 +87,7 @@ class Control:
 
     def cancel(self, run_id: int, wait: bool) -> bool:
         with self._refusals():
+            self._settled()
             run = self.client.store.run_by_id(run_id)
             if self.engine is None:
                 engine.cancel(self.client.store, run, wait=wait)
@@ -85,6 +99,7 @@ class Control:
     def decide(self, run_id: int, approved: bool, comment: str, action: str) -> bool:
         """Approve or reject `action` of the run, as this checkout's git user."""
         with self._refusals():
+            self._settled()
             run = self.client.store.run_by_id(run_id)
             email, store = user_email(self.client.root), self.client.store
             if approved:

@@ -14,8 +14,10 @@ from the store alone, never waits for them.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from pipedeck.tui.approval_info import ApprovalInfo
 
 T = TypeVar("T")
+CLOSE_PATIENCE = 2.0
+"""Seconds a closing console waits for the survey's job in progress."""
 Stamp = tuple[tuple[str, int, int], ...]
 
 
@@ -40,19 +44,30 @@ class Head:
     """None in a repository with no commits yet."""
 
 
+def _stamp(entry: Path) -> tuple[str, int, int]:
+    """What tells that a pipeline file changed; a dangling symlink is stamped by the link."""
+    for look in (entry.stat, entry.lstat):
+        try:
+            info = look()
+        except OSError:
+            continue
+        return entry.name, info.st_mtime_ns, info.st_size
+    return entry.name, 0, 0
+
+
 class Survey:
     def __init__(self, root: Path, pipelines_dir: Path, state_dir: Path) -> None:
         self.root = root
         self.pipelines_dir = pipelines_dir
         self.state_dir = state_dir
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipedeck-survey")
+        self._thread = _Worker()
         self._store: Store | None = None
         self._repo: GitRepo | None = None
         self._stamp: Stamp | None = None
         self._closed = False
 
     async def _on_thread(self, job: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, job)
+        return await asyncio.wrap_future(self._thread.submit(job))
 
     async def project(self, client: Client) -> Project:
         """The project the engine runs, built (and its modules imported) off the loop."""
@@ -75,8 +90,7 @@ class Survey:
 
         directory = self.pipelines_dir
         try:
-            entries = [(p.name, p.stat()) for p in directory.iterdir()]
-            stamp = tuple(sorted((name, s.st_mtime_ns, s.st_size) for name, s in entries))
+            stamp = tuple(sorted(_stamp(entry) for entry in directory.iterdir()))
         except OSError:
             stamp = ()
         if stamp == self._stamp:
@@ -98,7 +112,9 @@ class Survey:
             said = []
             if p.path is not None:
                 try:
-                    trusted = trust.check(p.path).trusted
+                    # The digest of the bytes loaded: the file is not read again (it may be
+                    # a FIFO by now, and a read of one would hold this thread for ever).
+                    trusted = trust.check(p.path, digest=p.sha256).trusted
                 except (TrustError, OSError):
                     trusted = False
                 if not trusted:
@@ -155,9 +171,13 @@ class Survey:
             self._repo = self._store = None
 
         try:
-            await self._on_thread(job)
+            # A job stuck on a read (a file swapped for a FIFO, a hung git) must not keep the
+            # console from closing: it is left behind, on a daemon thread.
+            await asyncio.wait_for(self._on_thread(job), CLOSE_PATIENCE)
+        except TimeoutError:
+            pass
         finally:
-            self._thread.shutdown(wait=False)
+            self._thread.stop()
 
     # --- the thread's own handles ---------------------------------------------------------
 
@@ -179,3 +199,33 @@ class Survey:
             except StoreError:
                 return None
         return self._store
+
+
+class _Worker:
+    """One daemon thread running jobs in the order given (a `ThreadPoolExecutor`'s threads
+    are joined at exit, so one stuck job would keep the process from ending)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="pipedeck-survey", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        done: Future[T] = Future()
+        self._jobs.put((job, done))  # type: ignore[arg-type]
+        return done
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, done = item
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                done.set_result(job())
+            except BaseException as exc:  # handed to the awaiting side, as an executor does
+                done.set_exception(exc)

@@ -64,7 +64,7 @@ class Approving(_Base):
 
     def _notice_waiting(self) -> None:
         """A client gets no engine events: it notices a new waiting approval in the store."""
-        if self.control.engine is not None or self.detail is None:
+        if self.control.engine is not None or self.control.opening or self.detail is None:
             return
         waiting = {
             a.action.id for _, a in self.detail.actions() if a.action.status is Status.WAITING

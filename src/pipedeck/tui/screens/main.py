@@ -167,6 +167,10 @@ class MainScreen(Approving, Steering, Screen[None]):
     def _loaded(self, result: LoadResult) -> None:
         self.pipelines, self.problems = result.pipelines, result.problems
         names = [p.name for p in self.pipelines]
+        broken = {p.path.stem for p in self.problems}
+        if self.selected_pipeline not in {*names, *broken}:
+            # Chosen from the record before the files were read, and no file has it now.
+            self.selected_pipeline, self.pinned_run, self.on_heading = None, None, False
         if self.selected_pipeline is None and names:
             # What the first frame showed, the newest run, stays in view if it still loads.
             newest = self.store.runs(limit=1)
