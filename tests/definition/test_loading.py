@@ -224,3 +224,29 @@ def test_a_commit_s_files_load_as_committed(tmp_path: Path) -> None:
     assert [(p.path.name, p.message) for p in result.problems] == [
         ("link.yml", "is a symlink in commit 0123456; a pipeline file is run only as a file")
     ]
+
+
+def test_a_pipelines_folder_that_is_a_symlink_out_of_the_repository_is_refused_unread(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    elsewhere = tmp_path / "other-repo" / "pipelines"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "theirs.yml").write_text("name: [SECRET-TOKEN-abc123\n")
+    (repo / "pipelines").symlink_to(elsewhere)
+    result = load_pipelines(repo / "pipelines")
+    assert result.pipelines == []
+    assert [(p.path.name, p.message) for p in result.problems] == [
+        ("pipelines", f"is a symlink to {elsewhere}, outside the repository; refused")
+    ]
+    assert "SECRET" not in str(DefinitionError(result.problems))
+    # Inside the repository it is read as the folder it is.
+    (repo / "pipelines").unlink()
+    inside = repo / "ci" / "pipelines"
+    inside.mkdir(parents=True)
+    (inside / "ci.yml").write_text(
+        "name: ci\nstages:\n  - name: S\n    actions: [{name: a, kind: build, run: make}]\n"
+    )
+    (repo / "pipelines").symlink_to("ci/pipelines")
+    assert [p.name for p in load_pipelines(repo / "pipelines").pipelines] == ["ci"]

@@ -75,9 +75,16 @@ def load_pipelines(directory: Path) -> LoadResult:
     """Every `*.yml` / `*.yaml` file directly in `directory` (hidden files skipped).
 
     A directory that is missing or unreadable is one problem; an empty one is no pipelines.
-    A file that is a symlink out of the repository (the directory's parent), a FIFO or a
-    device is a problem of its own, and is never read.
+    So is the directory itself being a symlink out of the repository (the directory's
+    parent): a clone can bring one, and its files are never read. A file that is a symlink
+    out of the repository, a FIFO or a device is a problem of its own, and is never read.
     """
+    root = directory.parent.resolve()
+    if directory.is_symlink():
+        real = directory.resolve()
+        if real != root and root not in real.parents:
+            message = f"is a symlink to {os.readlink(directory)}, outside the repository; refused"
+            return LoadResult(problems=[Problem(directory, 1, 1, "", message)])
     try:
         files = sorted(
             (p for p in directory.iterdir() if p.suffix in SUFFIXES and not p.name.startswith(".")),
@@ -86,7 +93,6 @@ def load_pipelines(directory: Path) -> LoadResult:
     except OSError as exc:
         message = f"cannot read the pipelines directory: {exc.strerror or exc}"
         return LoadResult(problems=[Problem(directory, 1, 1, "", message)])
-    root = directory.parent.resolve()
     return _collect((path, _load(path, root)) for path in files)
 
 
