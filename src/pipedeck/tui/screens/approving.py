@@ -14,19 +14,14 @@ from textual import work
 from pipedeck.store import RunDetail, Status
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
+from pipedeck.tui.screens.part import ScreenPart
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
-
     from pipedeck.tui.screens.approval import Decision
     from pipedeck.tui.survey import Survey
 
-    _Base = Screen[None]
-else:
-    _Base = object
 
-
-class Approving(_Base):
+class Approving(ScreenPart):
     control: Control
     detail: RunDetail | None
     survey: Survey

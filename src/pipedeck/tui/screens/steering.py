@@ -14,20 +14,15 @@ from pipedeck.engine import TrustError, TrustStore
 from pipedeck.store import RunDetail
 from pipedeck.store.retries import RETRYABLE
 from pipedeck.tui.control import Control
+from pipedeck.tui.screens.part import ScreenPart
 from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.stage_graph import StageGraph
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
-
     from pipedeck.definition import Pipeline
 
-    _Base = Screen[None]
-else:
-    _Base = object
 
-
-class Steering(_Base):
+class Steering(ScreenPart):
     control: Control
     detail: RunDetail | None
 
