@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema
 
 from pipedeck.definition.durations import DURATION_PATTERN, parse_duration
+from pipedeck.definition.windows import check_window
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MAX_NAME = 100
@@ -50,6 +51,20 @@ class ExecutionMode(StrEnum):
     SUPERSEDED = "superseded"
     QUEUED = "queued"
     PARALLEL = "parallel"
+
+
+class When(StrEnum):
+    """When an action runs, given what happened before it in the run."""
+
+    ON_SUCCESS = "on_success"
+    ON_FAILURE = "on_failure"
+    ALWAYS = "always"
+
+    def runs(self, failing: bool) -> bool:
+        """Whether the action runs when an action before it failed (`failing`) or not."""
+        if self is When.ALWAYS:
+            return True
+        return failing is (self is When.ON_FAILURE)
 
 
 class _Strict(BaseModel):
@@ -226,14 +241,49 @@ class Action(_Strict):
     """How long the action may take, e.g. `10m`; an approval waits this long for a decision."""
     message: str | None = None
     """Approval only: the question shown to whoever decides."""
-    environment: str | None = None
-    """Deploy only: where it deploys (`production`); recorded with the deployment."""
+    environment: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)] | None = None
+    """Deploy only: where it deploys (`production`); its stage's name, in lower case, when
+    not given. Recorded with the deployment; `environments` may set rules for it."""
     secrets: list[str] = Field(default_factory=list)
     """Names of the pipeline's `secrets` this action gets, as environment variables."""
+    when: When = When.ON_SUCCESS
+    """on_success (default): runs while everything before it succeeded; on_failure: runs
+    only after an action before it failed (a notice, a cleanup); always: runs either way.
+    Nothing more runs once a run is cancelled or superseded."""
 
     @property
     def output_names(self) -> list[str]:
         return [o.name for o in self.outputs]
+
+
+class RetryMode(StrEnum):
+    FAILED_ACTIONS = "failed_actions"
+    ALL_ACTIONS = "all_actions"
+
+
+class OnFailure(_Strict):
+    """What a stage does when it fails (CodePipeline's `onFailure`)."""
+
+    retry: RetryMode | None = None
+    """Run the stage again at once: its failed actions, or all of them."""
+    attempts: Annotated[int, Field(ge=1, le=10)] = 1
+    """How many times to retry before giving up (with `retry`)."""
+    rollback: bool = False
+    """Then roll the stage back to the last run that succeeded in it: a new run of kind
+    `rollback` with that run's commit and artifacts. Not in `parallel` mode."""
+
+
+def _on_failure_from_word(value: Any) -> Any:
+    if value == "rollback":
+        return {"rollback": True}
+    return value
+
+
+OnFailureSpec = Annotated[
+    OnFailure,
+    BeforeValidator(_on_failure_from_word),
+    _AlsoAccepts({"const": "rollback"}),
+]
 
 
 class Stage(_Strict):
@@ -242,11 +292,51 @@ class Stage(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=MAX_NAME)]
     """Unique within the pipeline."""
     actions: Annotated[list[Action], Field(min_length=1)]
+    on_failure: OnFailureSpec | None = None
+    """`rollback`, or `{retry: failed_actions|all_actions, attempts: N, rollback: true}`."""
 
     def groups(self) -> list[list[Action]]:
         """Actions bucketed by run order, lowest first; each bucket runs concurrently."""
         orders = sorted({a.run_order for a in self.actions})
         return [[a for a in self.actions if a.run_order == o] for o in orders]
+
+
+class Approval(StrEnum):
+    """Whether a deploy waits for a person: continuous delivery or continuous deployment."""
+
+    REQUIRED = "required"
+    NONE = "none"
+
+
+Window = Annotated[str, BeforeValidator(check_window)]
+
+
+class Environment(_Strict):
+    """Where deploys go, and the rules a deploy there obeys."""
+
+    approval: Approval = Approval.NONE
+    """required: a person approves every deploy (an approval action earlier in the run
+    counts; otherwise the deploy itself waits); none: deploys go out on their own."""
+    approvers: list[str] = Field(default_factory=list)
+    """OS account names that may decide; empty: anyone."""
+    prevent_self_approval: bool = False
+    """The commit's author (by git e-mail) may not approve its deploy."""
+    wait_timer: Duration | None = None
+    """How long a deploy waits before it may start, e.g. `10m`."""
+    window: Window | None = None
+    """When deploys may start: cron in local time, open from each moment it names to the
+    end of that hour (`0 9-17 * * 1-5`: weekdays 09:00-17:59)."""
+    branches: FilterSpec | None = None
+    """Only runs of these branches deploy here, e.g. `[main]`."""
+
+
+class Retention(_Strict):
+    """How much history the state directory keeps."""
+
+    runs: Annotated[int, Field(ge=1)] = 50
+    """The newest runs kept whole; older ones lose their files (workspaces, logs,
+    artifacts) but stay in the history. What an environment runs now, and the releases a
+    rollback can return to, are always kept."""
 
 
 class Pipeline(_Strict):
@@ -266,6 +356,11 @@ class Pipeline(_Strict):
     secrets: SecretMap = Field(default_factory=dict)
     """Secrets, by name: `{env: VAR}`, `{file: PATH}` or `{command: "..."}`. Only actions
     that list a name in their own `secrets` get it; it is masked in every log."""
+    environments: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Environment] = Field(
+        default_factory=dict
+    )
+    """Where this pipeline deploys, by name; a deploy names one in `environment`."""
+    retention: Retention = Field(default_factory=Retention)
     stages: Annotated[list[Stage], Field(min_length=1)]
     path: SkipJsonSchema[Path | None] = Field(default=None, exclude=True)
     """The file it was loaded from; set by the loader, never written in the file."""
@@ -275,6 +370,13 @@ class Pipeline(_Strict):
     source: SkipJsonSchema[bytes | None] = Field(default=None, exclude=True, repr=False)
     """Those bytes themselves: a run keeps them, so an engine that takes it up later runs
     what it began with, whatever the file says by then. Set by the loader."""
+
+    def environment_of(self, stage: Stage, action: Action) -> str:
+        return action.environment or stage.name.lower()
+
+    def environment(self, name: str) -> Environment:
+        """The rules for `name`; an environment the file does not declare has none."""
+        return self.environments.get(name) or Environment()
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

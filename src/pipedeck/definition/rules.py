@@ -54,7 +54,43 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
     findings.extend(_references(data, actions))
     findings.extend(_inside_workspace(actions))
     findings.extend(_unicode(data, ()))
+    findings.extend(_delivery(data, stages, actions))
     return findings
+
+
+def _tag_safe(name: str) -> str | None:
+    """Environment names become tags (`pipedeck/<name>`); git refuses some names."""
+    if ".." in name or name.endswith((".", ".lock")):
+        return f"{name!r} cannot name an environment: git tags cannot contain '..' or end in '.' or '.lock'"
+    return None
+
+
+def _delivery(data: dict[str, Any], stages: list[Any], actions: list[_Action]) -> Iterator[Finding]:
+    """Environments name tags; a rollback needs a stage that can be rolled back."""
+    environments = data.get("environments")
+    if isinstance(environments, dict):
+        for name in environments:
+            if isinstance(name, str) and (problem := _tag_safe(name)):
+                yield Finding(("environments", name), problem, "key")
+    for action in actions:
+        name = action.raw.get("environment")
+        if action.kind is ActionKind.DEPLOY and isinstance(name, str):
+            if problem := _tag_safe(name):
+                yield Finding((*action.path, "environment"), problem)
+    parallel = data.get("execution_mode") == "parallel"
+    for si, stage in _items(stages):
+        rule = stage.get("on_failure")
+        if not (rule == "rollback" or (isinstance(rule, dict) and rule.get("rollback") is True)):
+            continue
+        path: DataPath = ("stages", si, "on_failure")
+        if parallel:
+            yield Finding(
+                path,
+                "a stage cannot roll back in parallel execution mode: runs there do not replace each other",
+            )
+        kinds = [a.kind for a in actions if a.stage_index == si]
+        if ActionKind.SOURCE in kinds:
+            yield Finding(path, "a source stage cannot roll back: it only reads the commit")
 
 
 def _references(data: dict[str, Any], actions: list[_Action]) -> Iterator[Finding]:
@@ -285,6 +321,9 @@ def _kind_rules(action: _Action) -> Iterator[Finding]:
     if kind is not ActionKind.APPROVAL and "message" in raw:
         message = f"'message' is only for approval actions (this is {_a(kind)} action)"
         yield Finding((*path, "message"), message, "key")
+    if kind in (ActionKind.SOURCE, ActionKind.APPROVAL) and "when" in raw:
+        message = f"'when' is for actions that run a command (this is {_a(kind)} action)"
+        yield Finding((*path, "when"), message, "key")
     if kind is not ActionKind.DEPLOY and "environment" in raw:
         message = f"'environment' is only for deploy actions (this is {_a(kind)} action)"
         yield Finding((*path, "environment"), message, "key")

@@ -3,7 +3,9 @@
 This is the one place that turns what happened to an action — an outcome, or an exception —
 into statuses in the store and events on the bus. When an action fails, its siblings already
 running in the same group are left to finish (as CodePipeline does): their logs and results
-are worth having. Nothing after the failing group starts; it is recorded `skipped`.
+are worth having. After the failing group only actions that run on failure (`when:
+on_failure` or `always`) start; the rest is recorded `skipped`, and the run keeps its first
+failure whatever they do. A cancel or a newer run overtaking this one stops everything.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from pipedeck.definition.model import ActionKind, Stage
+from pipedeck.definition.model import ActionKind, Stage, When
 from pipedeck.engine.actions import ActionFailure, Outcome, perform
 from pipedeck.engine.actions.base import log_path, write_log
 from pipedeck.engine.artifacts import ArtifactError
@@ -36,6 +38,14 @@ log = logging.getLogger(__name__)
 
 # When actions of one stage end differently, the stage (and run) takes the first of these.
 _PRECEDENCE = (Status.CANCELLED, Status.TIMED_OUT, Status.FAILED, Status.REJECTED)
+
+
+def _runs_after_failure(stage: Stage, records: dict[str, ActionRecord]) -> bool:
+    """Whether a stage entered after a failure has anything to do: an action that runs on
+    failure, not yet ended."""
+    return any(
+        a.when is not When.ON_SUCCESS and records[a.name].status.active for a in stage.actions
+    )
 
 
 def _stage_status(outcomes: list[Status]) -> Status:
@@ -62,6 +72,8 @@ class RunExecutor:
         final = Status.SUCCEEDED
         error: str | None = None
         started = False
+        stopped = False
+        """Cancelled or superseded: nothing more runs, not even what runs on failure."""
         try:
             for index, (stage, stage_detail) in enumerate(
                 zip(ctx.pipeline.stages, detail.stages, strict=True)
@@ -69,18 +81,19 @@ class RunExecutor:
                 if index < self.from_stage:
                     continue
                 records = {a.action.name: a.action for a in stage_detail.actions}
-                if final is not Status.SUCCEEDED:
+                failing = final is not Status.SUCCEEDED
+                if stopped or (failing and not _runs_after_failure(stage, records)):
                     self._skip(stage_detail.stage.id, list(records.values()))
                     continue
                 self._stop_requested()
                 try:
                     await self.gates.enter(ctx, stage.name)
-                except Superseded as exc:
-                    final, error = Status.SUPERSEDED, str(exc)
-                    self._skip(stage_detail.stage.id, list(records.values()))
-                    continue
-                except StoppedWhileWaiting:
-                    final, error = Status.CANCELLED, "cancelled"
+                except (Superseded, StoppedWhileWaiting) as exc:
+                    if not failing:  # a run that failed keeps its first failure
+                        superseded = isinstance(exc, Superseded)
+                        final = Status.SUPERSEDED if superseded else Status.CANCELLED
+                        error = str(exc) if superseded else "cancelled"
+                    stopped = True
                     self._skip(stage_detail.stage.id, list(records.values()))
                     continue
                 if not started:
@@ -90,11 +103,15 @@ class RunExecutor:
                         RunStarted(**ctx.event_fields(), commit=run.commit, branch=run.branch)
                     )
                 try:
-                    stage_status, stage_error = await self._run_stage(stage, stage_detail, records)
+                    stage_status, stage_error = await self._run_stage(
+                        stage, stage_detail, records, failing
+                    )
                 finally:
                     self.gates.leave(ctx, stage.name)
                 error = error or stage_error
-                final = stage_status
+                stopped = stage_status is Status.CANCELLED
+                if final is Status.SUCCEEDED and stage_status is not Status.SKIPPED:
+                    final = stage_status
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -106,21 +123,33 @@ class RunExecutor:
         return final
 
     async def _run_stage(
-        self, stage: Stage, stage_detail: StageDetail, records: dict[str, ActionRecord]
+        self,
+        stage: Stage,
+        stage_detail: StageDetail,
+        records: dict[str, ActionRecord],
+        failing: bool,
     ) -> tuple[Status, str | None]:
+        """Run the stage's groups in order; `failing`: an earlier stage failed, so only
+        what runs on failure runs. Returns the stage's status and its first failure."""
         ctx, store = self.ctx, self.ctx.store
         store.set_stage_status(stage_detail.stage.id, Status.RUNNING)
         ctx.publish(StageStarted(**ctx.event_fields(), stage=stage.name))
-        stage_status = Status.SUCCEEDED
+        outcomes: list[Status] = []
         error: str | None = None
-        skipped = False
+        stopped = False
+        passed_over = False
+        """Work of the stage not done because something before it failed."""
         for group in stage.groups():
             jobs = [ActionJob(stage, a, stage_detail.stage, records[a.name]) for a in group]
-            stopped = self._stop_requested()
-            if stage_status is not Status.SUCCEEDED or stopped:
+            if stopped or self._stop_requested():
+                stopped = True
                 self._skip(None, [j.record for j in jobs if j.record.status is Status.QUEUED])
-                skipped = True
                 continue
+            failed_before = failing or _stage_status(outcomes) is not Status.SUCCEEDED
+            unwanted = [j for j in jobs if not j.action.when.runs(failed_before)]
+            self._skip(None, [j.record for j in unwanted if j.record.status is Status.QUEUED])
+            passed_over |= failed_before and any(j.action.when is When.ON_SUCCESS for j in unwanted)
+            jobs = [j for j in jobs if j.action.when.runs(failed_before)]
             # Only what has not ended runs: a retry set what it re-runs back to `queued`, and
             # a run taken up again goes on with what still waits. What ended keeps its
             # result, and it counts for the stage (a rejection stays a rejection).
@@ -135,18 +164,21 @@ class RunExecutor:
             async with asyncio.TaskGroup() as group_tasks:
                 tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
             results = [*ended, *zip(jobs, (t.result() for t in tasks), strict=True)]
-            stage_status = _stage_status([o.status for _, o in results])
+            outcomes += [o.status for _, o in results]
             if error is None:
                 error = next(
                     (
                         f"{j.stage.name}/{j.action.name}: {o.error}"
                         for j, o in results
-                        if o.status is not Status.SUCCEEDED
+                        if o.status not in (Status.SUCCEEDED, Status.SKIPPED)
                     ),
                     None,
                 )
-        if skipped and stage_status is Status.SUCCEEDED:
+        stage_status = _stage_status(outcomes)
+        if stage_status is Status.SUCCEEDED and stopped:
             stage_status = Status.CANCELLED  # stopped before the stage's last group ran
+        elif stage_status is Status.SUCCEEDED and passed_over:
+            stage_status = Status.SKIPPED  # what ran was cleanup; the stage's work did not
         store.set_stage_status(stage_detail.stage.id, stage_status)
         ctx.publish(StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status))
         return stage_status, error
