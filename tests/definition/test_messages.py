@@ -35,7 +35,7 @@ def test_unknown_key_without_a_close_one_lists_the_allowed_keys(problems: Proble
     )
     assert found == [
         "2:1: colour: unknown key 'colour'; expected one of name, trigger, execution_mode, "
-        "variables, env, secrets, stages"
+        "variables, env, secrets, environments, retention, stages"
     ]
 
 
@@ -64,7 +64,7 @@ def test_a_path_key_is_not_settable_from_the_file(problems: Problems) -> None:
     )
     assert found == [
         "2:1: path: unknown key 'path'; expected one of name, trigger, execution_mode, "
-        "variables, env, secrets, stages"
+        "variables, env, secrets, environments, retention, stages"
     ]
 
 
