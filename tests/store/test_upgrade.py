@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pipedeck.store import Status, Store
-from pipedeck.store.db import SCHEMA_VERSION
+from pipedeck.store import PlannedAction, PlannedStage, Status, Store
+from pipedeck.store.db import _UPGRADE_FROM_4, SCHEMA_VERSION
 from pipedeck.store.layout import DB_NAME
 
 # The schema as version 1 wrote it, kept verbatim: the upgrade must start from exactly this.
@@ -159,13 +159,24 @@ def test_a_version_2_store_gains_what_version_3_keeps(tmp_path: Path) -> None:
         store.close()
 
 
+def _drop_version_5(conn: sqlite3.Connection) -> None:
+    """Today's schema back to version 4: without what version 5 added."""
+    for statement in _UPGRADE_FROM_4:
+        words = statement.split()
+        if words[0] == "ALTER":
+            conn.execute(f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}")
+    conn.execute("DROP TABLE environment_settings")
+    conn.execute("DROP INDEX deployments_by_environment")
+
+
 def test_a_version_3_store_gains_where_each_run_s_file_came_from(tmp_path: Path) -> None:
-    """Version 3 is today's schema without the columns version 4 added."""
+    """Version 3 is today's schema without the columns versions 4 and 5 added."""
     store = Store(tmp_path)
     store.create_run("ci", [], commit="abc", commit_subject="s", branch="main", variables={})
     store.requests.add_start("ci", "abc", {}, "ada")
     store.close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
+    _drop_version_5(conn)
     for table, column in (
         ("runs", "definition_origin"),
         ("runs", "definition_path"),
@@ -182,6 +193,43 @@ def test_a_version_3_store_gains_where_each_run_s_file_came_from(tmp_path: Path)
         assert (run.definition_origin, run.definition_path) == (None, None)
         request = store.requests.take_next()
         assert request is not None and request.definition_sha is None
-        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+def test_a_version_4_store_s_deployments_become_ledger_entries(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    plan = [PlannedStage("Deploy", [PlannedAction("ship", "deploy", 1)])]
+    for sha in ("aaa", "bbb"):
+        run = store.create_run(
+            "ci", plan, commit=sha, commit_subject=f"subject {sha}", branch="main", variables={}
+        )
+        action = store.detail(run).stages[0].actions[0].action
+        store.connection().execute(
+            "INSERT INTO deployments (run_id, action_id, environment, commit_sha, deployed_at)"
+            " VALUES (?, ?, 'production', ?, ?)",
+            (run.id, action.id, sha, f"2026-01-0{run.number}T10:00:00.000Z"),
+        )
+    store.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    _drop_version_5(conn)
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        current = store.ledger.current("production")
+        assert current is not None
+        assert (current.commit, current.run_key, current.sequence) == ("bbb", "ci/2", 2)
+        assert (current.stage, current.action, current.commit_subject) == (
+            "Deploy",
+            "ship",
+            "subject bbb",
+        )
+        assert current.status is Status.SUCCEEDED and not current.rollback
+        assert current.finished_at == "2026-01-02T10:00:00.000Z"
+        assert [d.commit for d in store.ledger.history("production")] == ["bbb", "aaa"]
+        assert store.find_run("ci/1").kind == "run"
     finally:
         store.close()

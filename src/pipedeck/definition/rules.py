@@ -61,7 +61,10 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
 def _tag_safe(name: str) -> str | None:
     """Environment names become tags (`pipedeck/<name>`); git refuses some names."""
     if ".." in name or name.endswith((".", ".lock")):
-        return f"{name!r} cannot name an environment: git tags cannot contain '..' or end in '.' or '.lock'"
+        return (
+            f"{name!r} cannot name an environment: it names a git tag, and tags cannot"
+            " contain '..' or end in '.' or '.lock'"
+        )
     return None
 
 
@@ -74,9 +77,12 @@ def _delivery(data: dict[str, Any], stages: list[Any], actions: list[_Action]) -
                 yield Finding(("environments", name), problem, "key")
     for action in actions:
         name = action.raw.get("environment")
-        if action.kind is ActionKind.DEPLOY and isinstance(name, str):
-            if problem := _tag_safe(name):
-                yield Finding((*action.path, "environment"), problem)
+        if (
+            action.kind is ActionKind.DEPLOY
+            and isinstance(name, str)
+            and (problem := _tag_safe(name))
+        ):
+            yield Finding((*action.path, "environment"), problem)
     parallel = data.get("execution_mode") == "parallel"
     for si, stage in _items(stages):
         rule = stage.get("on_failure")
@@ -86,7 +92,8 @@ def _delivery(data: dict[str, Any], stages: list[Any], actions: list[_Action]) -
         if parallel:
             yield Finding(
                 path,
-                "a stage cannot roll back in parallel execution mode: runs there do not replace each other",
+                "a stage cannot roll back in parallel execution mode: its runs do not"
+                " replace each other",
             )
         kinds = [a.kind for a in actions if a.stage_index == si]
         if ActionKind.SOURCE in kinds:

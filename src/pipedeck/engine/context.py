@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipedeck.definition.model import Action, Pipeline, Stage
@@ -26,6 +28,8 @@ class Settings:
     """Script actions without `timeout:` (CodeBuild's default is an hour too)."""
     approval_timeout: float = 7 * 86400.0
     """Approvals without `timeout:` (CodePipeline's 7 days)."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """What time it is, for wait timers and deploy windows (tests set their own)."""
 
 
 @dataclass

@@ -46,6 +46,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def plan(pipeline: Pipeline) -> list[PlannedStage]:
+    """The stages and actions a new run of `pipeline` records, all queued."""
+    return [
+        PlannedStage(
+            s.name,
+            [
+                PlannedAction(
+                    a.name,
+                    a.kind.value,
+                    a.run_order,
+                    pipeline.environment_of(s, a) if a.kind is ActionKind.DEPLOY else None,
+                )
+                for a in s.actions
+            ],
+        )
+        for s in pipeline.stages
+    ]
+
+
 class Engine:
     def __init__(self, project: Project, settings: Settings | None = None) -> None:
         self.project = project
@@ -92,12 +111,7 @@ class Engine:
         space.reserve(store.state_dir)  # freed when the disk fills, to record the end
         run = store.create_run(
             pipeline.name,
-            [
-                PlannedStage(
-                    s.name, [PlannedAction(a.name, a.kind.value, a.run_order) for a in s.actions]
-                )
-                for s in pipeline.stages
-            ],
+            plan(pipeline),
             commit=commit.sha,
             commit_subject=commit.subject,
             branch=branch,

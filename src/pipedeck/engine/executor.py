@@ -15,6 +15,7 @@ import contextlib
 import logging
 
 from pipedeck.definition.model import ActionKind, Stage, When
+from pipedeck.engine import delivery
 from pipedeck.engine.actions import ActionFailure, Outcome, perform
 from pipedeck.engine.actions.base import log_path, write_log
 from pipedeck.engine.artifacts import ArtifactError
@@ -30,7 +31,6 @@ from pipedeck.engine.events import (
 from pipedeck.engine.scheduler import StageGates, StoppedWhileWaiting, Superseded
 from pipedeck.engine.variables import VariableError
 from pipedeck.gitrepo import GitError
-from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX
 from pipedeck.store import ActionRecord, StageDetail, Status, space
 from pipedeck.store.space import DISK_FULL, is_disk_full
 
@@ -63,6 +63,8 @@ class RunExecutor:
         """The engine's stage gates, which every run of it enters and leaves."""
         self.from_stage = from_stage
         """A retry starts at its failed stage; the stages before it already succeeded."""
+        self._entries: dict[int, int] = {}
+        """Ledger entries of deploys under way, by action id."""
 
     async def execute(self) -> Status:
         ctx = self.ctx
@@ -211,7 +213,7 @@ class RunExecutor:
             )
         )
         try:
-            outcome = await perform(ctx, job)
+            outcome = await self._perform(job)
         except (ActionFailure, ArtifactError, VariableError, GitError, OSError) as exc:
             why = str(exc)
             if is_disk_full(exc):
@@ -227,8 +229,8 @@ class RunExecutor:
             artifact = ctx.layout.artifact(name)
             ctx.artifacts[name] = artifact
             store.add_artifact(ctx.run.id, job.record.id, name, artifact)
-        if outcome.status is Status.SUCCEEDED and job.action.kind is ActionKind.DEPLOY:
-            self._record_deployment(job)
+        if self._entries.get(job.record.id) is not None:
+            delivery.finish(ctx, job, self._entries.pop(job.record.id), outcome.status)
         store.set_action_status(
             job.record.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error
         )
@@ -245,18 +247,16 @@ class RunExecutor:
         )
         return outcome
 
-    def _record_deployment(self, job: ActionJob) -> None:
+    async def _perform(self, job: ActionJob) -> Outcome:
+        """The action itself; a deploy first asks its environment, and is entered in the
+        ledger once it may start."""
         ctx = self.ctx
-        environment = job.action.environment or job.stage.name.lower()
-        ctx.store.add_deployment(ctx.run.id, job.record.id, environment, ctx.commit.sha)
-        try:
-            ctx.repo.tag(
-                f"{DEPLOY_TAG_PREFIX}{environment}",
-                ctx.commit.sha,
-                f"Deployed to {environment} by {ctx.run.key} ({job.stage.name}/{job.action.name})",
-            )
-        except GitError as exc:
-            write_log(ctx, job, f"pipedeck: could not tag the deployment: {exc}\n")
+        if job.action.kind is ActionKind.DEPLOY:
+            refusal, approved_by = await delivery.admit(ctx, job)
+            if refusal is not None:
+                return refusal
+            self._entries[job.record.id] = delivery.begin(ctx, job, approved_by)
+        return await perform(ctx, job)
 
     def _stop_requested(self) -> bool:
         """Look in the store now, not at the next poll: a cancel recorded while the previous

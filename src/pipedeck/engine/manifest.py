@@ -178,6 +178,15 @@ def _write_manifest(final: Path, entries: list[Entry]) -> None:
     tmp.replace(path)
 
 
+def artifact_digest(artifact: Path) -> str:
+    """One SHA-256 for a sealed artifact's whole content: that of its manifest, which holds
+    every entry's path, type, mode and SHA-256."""
+    try:
+        return hashlib.sha256(manifest_path(artifact).read_bytes()).hexdigest()
+    except OSError:
+        return ""  # never sealed, or pruned: nothing to vouch for
+
+
 def read_manifest(artifact: Path) -> list[Entry]:
     """The artifact's manifest; an artifact without one was never finished."""
     try:

@@ -232,9 +232,10 @@ class GitRepo:
         self._repo.index.commit(message)
         return self.resolve("HEAD")
 
-    def tag(self, name: str, rev: str, message: str) -> None:
-        """An annotated tag, moved if it exists (a deployment marker is the latest one)."""
+    def tag(self, name: str, rev: str, message: str, force: bool = True) -> None:
+        """An annotated tag; `force` moves it if it exists (a deployment marker is the latest
+        one), otherwise an existing tag is an error (a release's own tag never moves)."""
         try:
-            self._repo.create_tag(name, ref=rev, message=message, force=True)
+            self._repo.create_tag(name, ref=rev, message=message, force=force)
         except GitCommandError as exc:
             raise GitError(f"cannot tag {rev} as {name}: {exc.stderr.strip()}") from None

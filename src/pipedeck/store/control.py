@@ -21,7 +21,8 @@ from pipedeck.store.db import now
 class Request:
     id: int
     kind: str
-    """`start` (pipeline, rev, variables) or `retry` (run_id, all_actions)."""
+    """`start` (pipeline, rev, variables), `retry` (run_id, all_actions) or `rollback`
+    (pipeline, stage, run_id: the target)."""
     pipeline: str | None
     rev: str | None
     branch: str | None
@@ -36,6 +37,8 @@ class Request:
     definition_sha: str | None = None
     """The pipeline file the client chose (kept in the store's pipeline sources)."""
     definition_path: str | None = None
+    stage: str | None = None
+    """A rollback's stage (`run_id` is its target)."""
 
     @property
     def done(self) -> bool:
@@ -90,6 +93,9 @@ class Requests:
 
     def add_retry(self, run_id: int, all_actions: bool, by: str) -> Request:
         return self._add("retry", by, run_id=run_id, all_actions=int(all_actions))
+
+    def add_rollback(self, pipeline: str, stage: str, target_id: int, by: str) -> Request:
+        return self._add("rollback", by, pipeline=pipeline, stage=stage, run_id=target_id)
 
     def _add(self, kind: str, by: str, **columns: object) -> Request:
         names = ["kind", "requested_by", "created_at", *columns]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_mode TEXT NOT NULL DEFAULT 'now',
     definition_origin TEXT,
     definition_path TEXT,
+    kind TEXT NOT NULL DEFAULT 'run',
+    rollback_of INTEGER,
+    pruned_at TEXT,
     UNIQUE (pipeline, number)
 );
 CREATE TABLE IF NOT EXISTS stages (
@@ -66,7 +69,9 @@ CREATE TABLE IF NOT EXISTS actions (
     log_path TEXT,
     error TEXT,
     attempt INTEGER NOT NULL DEFAULT 1,
-    output_variables TEXT NOT NULL DEFAULT '{}'
+    output_variables TEXT NOT NULL DEFAULT '{}',
+    environment TEXT,
+    hold TEXT
 );
 CREATE TABLE IF NOT EXISTS action_attempts (
     id INTEGER PRIMARY KEY,
@@ -95,7 +100,8 @@ CREATE TABLE IF NOT EXISTS requests (
     result_run_id INTEGER,
     error TEXT,
     definition_sha TEXT,
-    definition_path TEXT
+    definition_path TEXT,
+    stage TEXT
 );
 CREATE TABLE IF NOT EXISTS transitions (
     pipeline TEXT NOT NULL,
@@ -123,7 +129,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_by TEXT,
     decided_at TEXT,
     comment TEXT,
-    decided_email TEXT
+    decided_email TEXT,
+    environment TEXT,
+    approvers TEXT,
+    author_email TEXT
 );
 CREATE TABLE IF NOT EXISTS pipeline_sources (
     sha256 TEXT PRIMARY KEY,
@@ -139,13 +148,30 @@ CREATE TABLE IF NOT EXISTS deployments (
     action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
     environment TEXT NOT NULL,
     commit_sha TEXT NOT NULL,
-    deployed_at TEXT NOT NULL
+    deployed_at TEXT NOT NULL,
+    pipeline TEXT,
+    stage TEXT,
+    action TEXT,
+    commit_subject TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'succeeded',
+    finished_at TEXT,
+    approved_by TEXT,
+    artifacts TEXT NOT NULL DEFAULT '{}',
+    rollback INTEGER NOT NULL DEFAULT 0,
+    sequence INTEGER
+);
+CREATE TABLE IF NOT EXISTS environment_settings (
+    environment TEXT PRIMARY KEY,
+    approval TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, number DESC);
 CREATE INDEX IF NOT EXISTS runs_active ON runs (status)
     WHERE status IN ('queued','running','waiting');
 CREATE INDEX IF NOT EXISTS stages_by_run ON stages (run_id, position);
 CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position);
+CREATE INDEX IF NOT EXISTS deployments_by_environment ON deployments (environment, id DESC);
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (id) WHERE taken_at IS NULL;
 """
 
@@ -163,6 +189,35 @@ _UPGRADE_FROM_3 = (
     "ALTER TABLE runs ADD COLUMN definition_path TEXT",
     "ALTER TABLE requests ADD COLUMN definition_sha TEXT",
     "ALTER TABLE requests ADD COLUMN definition_path TEXT",
+)
+_UPGRADE_FROM_4 = (
+    "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'",
+    "ALTER TABLE runs ADD COLUMN rollback_of INTEGER",
+    "ALTER TABLE runs ADD COLUMN pruned_at TEXT",
+    "ALTER TABLE actions ADD COLUMN environment TEXT",
+    "ALTER TABLE actions ADD COLUMN hold TEXT",
+    "ALTER TABLE requests ADD COLUMN stage TEXT",
+    "ALTER TABLE approvals ADD COLUMN environment TEXT",
+    "ALTER TABLE approvals ADD COLUMN approvers TEXT",
+    "ALTER TABLE approvals ADD COLUMN author_email TEXT",
+    "ALTER TABLE deployments ADD COLUMN pipeline TEXT",
+    "ALTER TABLE deployments ADD COLUMN stage TEXT",
+    "ALTER TABLE deployments ADD COLUMN action TEXT",
+    "ALTER TABLE deployments ADD COLUMN commit_subject TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE deployments ADD COLUMN status TEXT NOT NULL DEFAULT 'succeeded'",
+    "ALTER TABLE deployments ADD COLUMN finished_at TEXT",
+    "ALTER TABLE deployments ADD COLUMN approved_by TEXT",
+    "ALTER TABLE deployments ADD COLUMN artifacts TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE deployments ADD COLUMN rollback INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE deployments ADD COLUMN sequence INTEGER",
+    # Deployments recorded before the ledger: each was a success, at the moment recorded.
+    "UPDATE deployments SET finished_at = deployed_at, sequence = (SELECT COUNT(*) FROM"
+    " deployments d WHERE d.environment = deployments.environment AND d.id <= deployments.id),"
+    " pipeline = (SELECT r.pipeline FROM runs r WHERE r.id = run_id),"
+    " commit_subject = (SELECT r.commit_subject FROM runs r WHERE r.id = run_id),"
+    " action = (SELECT a.name FROM actions a WHERE a.id = action_id),"
+    " stage = (SELECT s.name FROM actions a JOIN stages s ON s.id = a.stage_id"
+    " WHERE a.id = action_id)",
 )
 
 
@@ -223,12 +278,18 @@ def _prepare(conn: sqlite3.Connection) -> None:
             # Another process may have upgraded it while we waited for the write lock.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version:  # an existing store: the columns every later version added
-                steps = {1: _UPGRADE_FROM_1, 2: _UPGRADE_FROM_2, 3: _UPGRADE_FROM_3}
+                steps = {
+                    1: _UPGRADE_FROM_1,
+                    2: _UPGRADE_FROM_2,
+                    3: _UPGRADE_FROM_3,
+                    4: _UPGRADE_FROM_4,
+                }
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
                 for step in range(version, SCHEMA_VERSION):
                     for statement in steps[step]:
                         # A table newer than this store comes whole from SCHEMA below.
-                        if statement.split()[2] in tables:
+                        words = statement.split()
+                        if words[2 if words[0] == "ALTER" else 1] in tables:
                             conn.execute(statement)
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";"):

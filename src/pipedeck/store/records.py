@@ -42,6 +42,12 @@ class RunRecord:
     `working tree` (uncommitted edits, run with `pipedeck run` on HEAD); None before kept."""
     definition_path: str | None = None
     """The pipeline file's path in the checkout that asked for the run."""
+    kind: str = "run"
+    """`run`, or `rollback`: one stage run again with an earlier run's commit and artifacts."""
+    rollback_of: int | None = None
+    """A rollback's target: the id of the run whose release it brings back."""
+    pruned_at: str | None = None
+    """When retention removed its files (workspaces, logs, artifacts); its record stays."""
 
     @property
     def key(self) -> str:
@@ -70,10 +76,14 @@ class RunRecord:
             cancel_mode=row["cancel_mode"],
             definition_origin=row["definition_origin"],
             definition_path=row["definition_path"],
+            kind=row["kind"],
+            rollback_of=row["rollback_of"],
+            pruned_at=row["pruned_at"],
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "pipeline": self.pipeline,
             "number": self.number,
             "run": self.key,
@@ -88,6 +98,7 @@ class RunRecord:
             "waiting_for": self.waiting_for,
             "error": self.error,
             "pipeline_file": self.definition_origin,
+            "pruned_at": self.pruned_at,
         }
 
 
@@ -132,6 +143,10 @@ class ActionRecord:
     error: str | None
     attempt: int = 1
     output_variables: dict[str, str] = field(default_factory=dict)
+    environment: str | None = None
+    """A deploy's environment."""
+    hold: str | None = None
+    """What a deploy waits for before it may start (a wait timer, the deploy window)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ActionRecord:
@@ -152,6 +167,8 @@ class ActionRecord:
             error=row["error"],
             attempt=row["attempt"],
             output_variables=json.loads(row["output_variables"]),
+            environment=row["environment"],
+            hold=row["hold"],
         )
 
 
@@ -204,10 +221,19 @@ class ApprovalRecord:
     comment: str | None
     decided_email: str | None = None
     """The git `user.email` of the checkout the decision came from, when it had one."""
+    environment: str | None = None
+    """The environment whose gate this is: a deploy waiting itself, or its approval."""
+    approvers: tuple[str, ...] | None = None
+    """Who may decide (OS accounts); None: anyone."""
+    author_email: str | None = None
+    """The commit author's e-mail, refused as approver (`prevent_self_approval`)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ApprovalRecord:
-        return cls(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - sqlite3.Row
+        values = {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row
+        if values.get("approvers") is not None:
+            values["approvers"] = tuple(json.loads(values["approvers"]))
+        return cls(**values)
 
     def decision(self) -> dict[str, Any] | None:
         if self.result is None:
@@ -246,7 +272,11 @@ class ActionDetail:
         }
         if self.earlier:
             out["earlier_attempts"] = [e.to_dict() for e in self.earlier]
-        if a.kind == "approval":
+        if a.environment is not None:
+            out["environment"] = a.environment
+        if a.hold is not None:
+            out["hold"] = a.hold
+        if a.kind == "approval" or self.approval is not None:
             out["message"] = self.approval.message if self.approval else None
             out["decision"] = self.approval.decision() if self.approval else None
         return out
@@ -278,3 +308,70 @@ class RunDetail:
 
     def actions(self) -> list[tuple[StageRecord, ActionDetail]]:
         return [(s.stage, a) for s in self.stages for a in s.actions]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One deploy to an environment: an entry of the ledger."""
+
+    id: int
+    environment: str
+    pipeline: str | None
+    run_id: int
+    run_number: int | None
+    stage: str | None
+    action: str | None
+    commit: str
+    commit_subject: str
+    status: Status
+    started_at: str
+    finished_at: str | None
+    approved_by: str | None
+    artifacts: dict[str, str]
+    """Input artifact name → SHA-256 of its content, as deployed."""
+    rollback: bool
+    sequence: int | None
+    """Its number among the environment's successful deploys (the tag `pipedeck/<env>@<n>`)."""
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.pipeline}/{self.run_number}"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Deployment:
+        return cls(
+            id=row["id"],
+            environment=row["environment"],
+            pipeline=row["pipeline"],
+            run_id=row["run_id"],
+            run_number=row["run_number"],
+            stage=row["stage"],
+            action=row["action"],
+            commit=row["commit_sha"],
+            commit_subject=row["commit_subject"],
+            status=Status(row["status"]),
+            started_at=row["deployed_at"],
+            finished_at=row["finished_at"],
+            approved_by=row["approved_by"],
+            artifacts=json.loads(row["artifacts"]),
+            rollback=bool(row["rollback"]),
+            sequence=row["sequence"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "number": self.sequence,
+            "pipeline": self.pipeline,
+            "run": self.run_key,
+            "stage": self.stage,
+            "action": self.action,
+            "commit": self.commit,
+            "commit_subject": self.commit_subject,
+            "status": self.status.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "approved_by": self.approved_by,
+            "artifacts": self.artifacts,
+            "rollback": self.rollback,
+        }

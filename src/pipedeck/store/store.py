@@ -19,6 +19,7 @@ from typing import NamedTuple
 from pipedeck.store.control import Requests, Transitions
 from pipedeck.store.db import connect, now, transaction
 from pipedeck.store.layout import DB_NAME, RunLayout
+from pipedeck.store.ledger import Ledger
 from pipedeck.store.records import (
     ActionDetail,
     ActionRecord,
@@ -61,10 +62,37 @@ def _keep_source(c: sqlite3.Connection, source: bytes) -> str:
     return digest
 
 
+def _may_decide(row: sqlite3.Row, by: str, email: str | None, approving: bool) -> None:
+    """An environment's gate: only its approvers decide, and the commit's own author may
+    not approve (stopping their own deploy is fine)."""
+    where = f" for {row['environment']}" if row["environment"] else ""
+    if row["approvers"] is not None:
+        allowed = json.loads(row["approvers"])
+        if by not in allowed:
+            raise StoreError(
+                f"{by} may not decide{where}: only {', '.join(allowed)} may"
+                f" ({row['stage']}/{row['name']})"
+            )
+    author = row["author_email"]
+    if author and approving:
+        if not email:
+            raise StoreError(
+                f"the commit's author may not approve its deploy{where}, and this checkout has"
+                " no git user.email to tell who you are; set one (git config user.email)"
+            )
+        if email.strip().casefold() == author.strip().casefold():
+            raise StoreError(
+                f"{email} wrote this commit and may not approve its deploy{where}"
+                " (prevent_self_approval); someone else must decide"
+            )
+
+
 class PlannedAction(NamedTuple):
     name: str
     kind: str
     run_order: int
+    environment: str | None = None
+    """A deploy's environment."""
 
 
 class PlannedStage(NamedTuple):
@@ -87,6 +115,7 @@ class Store:
             ) from None
         self.requests = Requests(self._conn)
         self.transitions = Transitions(self._conn)
+        self.ledger = Ledger(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -110,6 +139,8 @@ class Store:
         definition: bytes | None = None,
         definition_origin: str | None = None,
         definition_path: str | None = None,
+        kind: str = "run",
+        rollback_of: int | None = None,
     ) -> RunRecord:
         """Allocate the next number of `pipeline` and record every stage and action queued.
 
@@ -123,8 +154,8 @@ class Store:
             ).fetchone()[0]
             run_id = c.execute(
                 "INSERT INTO runs (pipeline, number, status, commit_sha, commit_subject, branch,"
-                " trigger, variables, created_at, engine_id, definition_origin, definition_path)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " trigger, variables, created_at, engine_id, definition_origin, definition_path,"
+                " kind, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     pipeline,
                     number,
@@ -138,6 +169,8 @@ class Store:
                     engine_id,
                     definition_origin,
                     definition_path,
+                    kind,
+                    rollback_of,
                 ),
             ).lastrowid
             if definition is not None:
@@ -153,9 +186,18 @@ class Store:
                 ).lastrowid
                 c.executemany(
                     "INSERT INTO actions (run_id, stage_id, position, name, kind, run_order,"
-                    " status) VALUES (?,?,?,?,?,?,?)",
+                    " status, environment) VALUES (?,?,?,?,?,?,?,?)",
                     [
-                        (run_id, stage_id, a_pos, a.name, a.kind, a.run_order, Status.QUEUED)
+                        (
+                            run_id,
+                            stage_id,
+                            a_pos,
+                            a.name,
+                            a.kind,
+                            a.run_order,
+                            Status.QUEUED,
+                            a.environment,
+                        )
                         for a_pos, a in enumerate(stage.actions)
                     ],
                 )
@@ -296,20 +338,36 @@ class Store:
             (run_id, action_id, name, str(path)),
         )
 
-    def add_deployment(self, run_id: int, action_id: int, environment: str, commit: str) -> None:
-        self._conn.execute(
-            "INSERT INTO deployments (run_id, action_id, environment, commit_sha, deployed_at)"
-            " VALUES (?,?,?,?,?)",
-            (run_id, action_id, environment, commit, now()),
-        )
+    def set_action_hold(self, action_id: int, hold: str | None) -> None:
+        self._conn.execute("UPDATE actions SET hold = ? WHERE id = ?", (hold, action_id))
 
     # --- approvals and cancel: requests any process may write ------------------------------
 
-    def open_approval(self, action_id: int, run_id: int, message: str, expires_at: str) -> None:
+    def open_approval(
+        self,
+        action_id: int,
+        run_id: int,
+        message: str,
+        expires_at: str,
+        *,
+        environment: str | None = None,
+        approvers: Sequence[str] | None = None,
+        author_email: str | None = None,
+    ) -> None:
+        """`approvers`: who may decide (None: anyone); `author_email`: refused as approver."""
         self._conn.execute(
             "INSERT OR REPLACE INTO approvals (action_id, run_id, message, requested_at,"
-            " expires_at) VALUES (?,?,?,?,?)",
-            (action_id, run_id, message, now(), expires_at),
+            " expires_at, environment, approvers, author_email) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                action_id,
+                run_id,
+                message,
+                now(),
+                expires_at,
+                environment,
+                json.dumps(list(approvers)) if approvers is not None else None,
+                author_email,
+            ),
         )
 
     def decide(
@@ -331,7 +389,8 @@ class Store:
         """
         with transaction(self._conn) as c:
             rows = c.execute(
-                "SELECT ap.action_id, s.name AS stage, a.name, ap.expires_at"
+                "SELECT ap.action_id, s.name AS stage, a.name, ap.expires_at, ap.approvers,"
+                " ap.author_email, ap.environment"
                 " FROM approvals ap JOIN actions a ON a.id = ap.action_id"
                 " JOIN stages s ON s.id = a.stage_id"
                 " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?"
@@ -352,6 +411,8 @@ class Store:
             stamp = now()
             if result != "timed_out" and row["expires_at"] and row["expires_at"] <= stamp:
                 raise StoreError(f"the approval of {run.key} expired at {row['expires_at']}")
+            if result != "timed_out":
+                _may_decide(row, by, email, approving=result == "approved")
             c.execute(
                 "UPDATE approvals SET result = ?, decided_by = ?, decided_at = ?, comment = ?,"
                 " decided_email = ? WHERE action_id = ?",
@@ -360,10 +421,12 @@ class Store:
         return self.approval(row["action_id"])
 
     def waiting_approvals(self, run_id: int) -> int:
+        """Approvals of the run waiting for a person: approval actions, and deploys that
+        wait at their environment's gate."""
         return int(
             self._conn.execute(
-                "SELECT COUNT(*) FROM actions WHERE run_id = ? AND kind = 'approval'"
-                " AND status = ?",
+                "SELECT COUNT(*) FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+                " WHERE ap.run_id = ? AND ap.result IS NULL AND a.status = ?",
                 (run_id, Status.WAITING),
             ).fetchone()[0]
         )
@@ -515,6 +578,11 @@ class Store:
                 )
             c.execute(
                 "UPDATE runs SET error = ?, waiting_for = NULL WHERE id = ?", (reason, run_id)
+            )
+            c.execute(
+                "UPDATE deployments SET status = ?, finished_at = ? WHERE run_id = ?"
+                " AND status = 'running'",
+                (status, stamp, run_id),
             )
 
     def connection(self) -> sqlite3.Connection:

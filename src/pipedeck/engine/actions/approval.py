@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pipedeck.definition.model import ActionKind
 from pipedeck.engine.actions.base import Outcome, write_log
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import ApprovalDecided, ApprovalRequested
@@ -21,9 +23,66 @@ from pipedeck.store.db import format_time, parse_time
 SYSTEM_USER = "pipedeck"
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Who may decide an approval: the rules of the environment it guards, if any."""
+
+    environment: str | None = None
+    approvers: tuple[str, ...] | None = None
+    author_email: str | None = None
+
+
 async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
     timeout = action.timeout or ctx.settings.approval_timeout
+    default = f"Approve {job.stage.name}/{action.name}?"
+    record = await ask(ctx, job, action.message or default, timeout, guarding(ctx, job))
+    return decided(record, timeout)
+
+
+def decided(record: ApprovalRecord | None, timeout: float) -> Outcome:
+    """The outcome of an approval: None is a run stopped while it waited."""
+    if record is None:
+        return Outcome(Status.CANCELLED, error="cancelled")
+    said = f": {record.comment}" if record.comment else ""
+    if record.result == "approved":
+        return Outcome(Status.SUCCEEDED)
+    if record.result == "timed_out":
+        return Outcome(Status.TIMED_OUT, error=f"no decision within {timeout:g}s")
+    return Outcome(Status.REJECTED, error=f"rejected by {record.decided_by}{said}")
+
+
+def guarding(ctx: RunContext, job: ActionJob) -> Gate:
+    """An approval action guards the next deploy after it: that environment's rules say
+    who may decide it."""
+    pipeline = ctx.pipeline
+    later = False
+    for stage in pipeline.stages:
+        for action in sorted(stage.actions, key=lambda a: a.run_order):
+            if stage is job.stage and action is job.action:
+                later = True
+                continue
+            after = later and (stage is not job.stage or action.run_order > job.action.run_order)
+            if after and action.kind is ActionKind.DEPLOY:
+                return gate_of(ctx, pipeline.environment_of(stage, action))
+    return Gate()
+
+
+def gate_of(ctx: RunContext, environment: str) -> Gate:
+    rules = ctx.pipeline.environment(environment)
+    return Gate(
+        environment=environment,
+        approvers=tuple(rules.approvers) or None,
+        author_email=ctx.commit.email if rules.prevent_self_approval else None,
+    )
+
+
+async def ask(
+    ctx: RunContext, job: ActionJob, message: str, timeout: float, gate: Gate
+) -> ApprovalRecord | None:
+    """Open an approval on the job's action (or find the one it has, when the run is taken
+    up again) and wait for its decision; None if the run is stopped meanwhile."""
+    action = job.action
     approval = ctx.store.approval(job.record.id) if job.record.status is Status.WAITING else None
     if approval is not None:
         # Taken up again after the engine that asked stopped: the same approval, the same
@@ -34,13 +93,21 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
         )
         write_log(ctx, job, "pipedeck: taken up again, still waiting for approval\n")
     else:
-        message = ctx.variables.resolve(
-            action.message or f"Approve {job.stage.name}/{action.name}?"
-        )
+        message = ctx.variables.resolve(message)
         expires_at = format_time(datetime.now(UTC) + timedelta(seconds=timeout))
-        ctx.store.open_approval(job.record.id, ctx.run.id, message, expires_at)
+        ctx.store.open_approval(
+            job.record.id,
+            ctx.run.id,
+            message,
+            expires_at,
+            environment=gate.environment,
+            approvers=gate.approvers,
+            author_email=gate.author_email,
+        )
         ctx.store.set_action_status(job.record.id, Status.WAITING)
         write_log(ctx, job, f"Waiting for approval: {message}\n")
+        if gate.approvers:
+            write_log(ctx, job, f"pipedeck: only {', '.join(gate.approvers)} may decide\n")
     ctx.store.set_run_status(ctx.run.id, Status.WAITING)
     if approval is None or approval.result is None:  # decided meanwhile: nobody is asked
         ctx.publish(
@@ -56,8 +123,8 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     record = await _wait_for_decision(ctx, job, left)
     if record is None:
         write_log(ctx, job, "pipedeck: cancelled while waiting for approval\n")
-        return Outcome(Status.CANCELLED, error="cancelled")
-    assert record is not None and record.result is not None
+        return None
+    assert record.result is not None
     ctx.store.set_action_status(job.record.id, Status.RUNNING)
     if not ctx.store.waiting_approvals(ctx.run.id):
         ctx.store.set_run_status(ctx.run.id, Status.RUNNING)
@@ -73,11 +140,7 @@ async def run_approval(ctx: RunContext, job: ActionJob) -> Outcome:
     )
     said = f": {record.comment}" if record.comment else ""
     write_log(ctx, job, f"{record.result} by {record.decided_by} at {record.decided_at}{said}\n")
-    if record.result == "approved":
-        return Outcome(Status.SUCCEEDED)
-    if record.result == "timed_out":
-        return Outcome(Status.TIMED_OUT, error=f"no decision within {timeout:g}s")
-    return Outcome(Status.REJECTED, error=f"rejected by {record.decided_by}{said}")
+    return record
 
 
 async def _wait_for_decision(ctx: RunContext, job: ActionJob, left: float) -> ApprovalRecord | None:
