@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     from pipedeck.engine.project import Project
     from pipedeck.engine.provenance import current_user
     from pipedeck.engine.recovery import recover
+    from pipedeck.engine.releases import (
+        EnvironmentView,
+        deploy_targets,
+        environments,
+        set_approval,
+    )
     from pipedeck.engine.requests import (
         approve,
         cancel,
@@ -68,6 +74,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "EngineService",
+    "EnvironmentView",
     "Event",
     "LogLines",
     "Project",
@@ -89,10 +96,12 @@ __all__ = [
     "approve",
     "cancel",
     "current_user",
+    "deploy_targets",
     "digest_of",
     "disable_transition",
     "enable_transition",
     "engine_alive",
+    "environments",
     "lock_holder",
     "pending_commits",
     "recover",
@@ -100,6 +109,7 @@ __all__ = [
     "request_retry",
     "request_start",
     "reviewed_commands",
+    "set_approval",
 ]
 __getattr__ = Exports(
     __name__,
@@ -112,6 +122,7 @@ __getattr__ = Exports(
         "Engine": "engine",
         "EngineError": "errors",
         "EngineService": "service",
+        "EnvironmentView": "releases",
         "Event": "events",
         "LogLines": "events",
         "Project": "project",
@@ -135,10 +146,12 @@ __getattr__ = Exports(
         "approve": "requests",
         "cancel": "requests",
         "current_user": "provenance",
+        "deploy_targets": "releases",
         "digest_of": "trust",
         "disable_transition": "requests",
         "enable_transition": "requests",
         "engine_alive": "liveness",
+        "environments": "releases",
         "lock_holder": "liveness",
         "pending_commits": "pending",
         "recover": "recovery",
@@ -146,5 +159,6 @@ __getattr__ = Exports(
         "request_retry": "requests",
         "request_start": "requests",
         "reviewed_commands": "trust",
+        "set_approval": "releases",
     },
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pipedeck.definition import DefinitionError
 from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import ActionKind, Pipeline
-from pipedeck.engine import requests
+from pipedeck.engine import requests, rollback
 from pipedeck.engine.actions.source import set_source_variables
 from pipedeck.engine.artifacts import discard
 from pipedeck.engine.bus import EventBus
@@ -158,6 +158,67 @@ class Engine:
                 raise EngineError(f"the retry of {run.key} could not start: {exc}") from None
             raise
 
+    async def rollback(
+        self,
+        pipeline: Pipeline,
+        stage: str,
+        target: RunRecord | None = None,
+        failed: RunRecord | None = None,
+    ) -> RunRecord:
+        """Start a run of kind `rollback` of `stage` with `target`'s commit, variables and
+        artifacts (default target: see `rollback.default_target`); returns at once."""
+        store = self.project.store
+        if target is not None:
+            target = store.run_by_id(target.id)
+        chosen = rollback.plan(store, pipeline, stage, target, failed)
+        aim = chosen.target
+        try:
+            commit = self.project.repo.resolve(aim.commit)
+        except GitError as exc:
+            raise EngineError(f"cannot roll back to {aim.key}: {exc}") from None
+        space.reserve(store.state_dir)
+        run = store.create_run(
+            pipeline.name,
+            plan(chosen.pipeline),
+            commit=commit.sha,
+            commit_subject=commit.subject,
+            branch=aim.branch,
+            variables=aim.variables,
+            trigger=f"rollback to {aim.key}",
+            engine_id=self.engine_id,
+            definition=store.definition(aim.id) or pipeline.source,
+            definition_origin=aim.definition_origin,
+            definition_path=aim.definition_path,
+            kind=rollback.ROLLBACK,
+            rollback_of=aim.id,
+        )
+        ctx = self._context(run, chosen.pipeline, commit)
+        self._seed(ctx, aim)
+        self._launch(ctx, from_stage=0)
+        return run
+
+    async def _roll_back_on_failure(self, ctx: RunContext) -> None:
+        """`on_failure: rollback`: a run that failed in such a stage rolls it back, once."""
+        store = self.project.store
+        run = store.run_by_id(ctx.run.id)
+        if run.kind == rollback.ROLLBACK or run.status is not Status.FAILED:
+            return
+        failed = next(
+            (s for s in store.detail(run).stages if s.stage.status is Status.FAILED), None
+        )
+        if failed is None:
+            return
+        rule = ctx.pipeline.stage(failed.stage.name).on_failure
+        if rule is None or not rule.rollback:
+            return
+        try:
+            back = await self.rollback(ctx.pipeline, failed.stage.name, failed=run)
+        except EngineError as exc:
+            note = f"{run.error}; not rolled back: {exc}"
+        else:
+            note = f"{run.error}; rolled back by {back.key}"
+        store.set_run_status(run.id, Status.FAILED, error=note)
+
     def _check_not_overtaken(self, detail: RunDetail) -> None:
         """CodePipeline retries only the newest run at a stage: retrying an older one would
         send an older commit after a newer one already went through."""
@@ -192,19 +253,34 @@ class Engine:
 
     def _restored(self, run: RunRecord, pipeline: Pipeline, commit: Commit) -> RunContext:
         """A context for a run that already went part of the way (a retry, a take-up): what
-        its earlier actions produced stays, artifacts and exported variables."""
+        its earlier actions produced stays, artifacts and exported variables (a rollback's
+        start from its target's)."""
+        store = self.project.store
+        if run.kind == rollback.ROLLBACK:
+            names = [s.stage.name for s in store.detail(run).stages]
+            pipeline = pipeline.model_copy(
+                update={"stages": [s for s in pipeline.stages if s.name in names]}
+            )
         ctx = self._context(run, pipeline, commit)
+        if run.rollback_of is not None:
+            self._seed(ctx, store.run_by_id(run.rollback_of))
+        self._seed(ctx, run)
+        return ctx
+
+    def _seed(self, ctx: RunContext, run: RunRecord) -> None:
+        """Give `ctx` what `run`'s actions produced: artifacts, and exported variables."""
+        other = run.id != ctx.run.id
+        layout = self.project.store.layout(run)
         for stage in self.project.store.detail(run).stages:
             for action in stage.actions:
                 for name in action.artifacts:
-                    ctx.artifacts[name] = ctx.layout.artifact(name)
+                    ctx.artifacts[name] = layout.artifact(name)
                 if action.action.status is not Status.SUCCEEDED:
                     continue
                 if action.action.kind == ActionKind.SOURCE.value:
                     set_source_variables(ctx, action.action.name, action.artifacts)
-                else:
+                elif not other or action.action.output_variables:
                     ctx.variables.set_namespace(action.action.name, action.action.output_variables)
-        return ctx
 
     # --- runs left idle by an engine that stopped ------------------------------------------
 
@@ -312,6 +388,7 @@ class Engine:
         """Run to the end; whatever goes wrong, the run ends with a final status."""
         try:
             await RunExecutor(ctx, self.gates, from_stage).execute()
+            await self._roll_back_on_failure(ctx)
         except asyncio.CancelledError:
             if ctx.parking:
                 # Idle when the engine stopped: the run stays waiting for the next engine.

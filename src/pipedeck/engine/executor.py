@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 
-from pipedeck.definition.model import ActionKind, Stage, When
+from pipedeck.definition.model import ActionKind, RetryMode, Stage, When
 from pipedeck.engine import delivery
 from pipedeck.engine.actions import ActionFailure, Outcome, perform
 from pipedeck.engine.actions.base import log_path, write_log
-from pipedeck.engine.artifacts import ArtifactError
+from pipedeck.engine.artifacts import ArtifactError, discard
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import (
     ActionFinished,
@@ -108,6 +108,9 @@ class RunExecutor:
                     stage_status, stage_error = await self._run_stage(
                         stage, stage_detail, records, failing
                     )
+                    stage_status, stage_error = await self._retry_stage(
+                        stage, stage_detail, stage_status, stage_error, failing
+                    )
                 finally:
                     self.gates.leave(ctx, stage.name)
                 error = error or stage_error
@@ -184,6 +187,40 @@ class RunExecutor:
         store.set_stage_status(stage_detail.stage.id, stage_status)
         ctx.publish(StageFinished(**ctx.event_fields(), stage=stage.name, status=stage_status))
         return stage_status, error
+
+    async def _retry_stage(
+        self,
+        stage: Stage,
+        stage_detail: StageDetail,
+        status: Status,
+        error: str | None,
+        failing: bool,
+    ) -> tuple[Status, str | None]:
+        """`on_failure: {retry: …, attempts: N}`: run a stage that failed again, at most N
+        times, while nobody stops the run. Each attempt's log is kept."""
+        rule = stage.on_failure
+        if rule is None or rule.retry is None or failing:
+            return status, error
+        ctx, store = self.ctx, self.ctx.store
+        for attempt in range(rule.attempts):
+            if status is not Status.FAILED or self._stop_requested():
+                break
+            stale = store.reset_stage(stage_detail.stage.id, rule.retry is RetryMode.ALL_ACTIONS)
+            for path in stale:
+                await asyncio.to_thread(discard, path)
+            for name in [n for n, p in ctx.artifacts.items() if p in stale]:
+                del ctx.artifacts[name]
+            log.info(
+                "%s: %s failed; attempt %d of its retries", ctx.run.key, stage.name, attempt + 1
+            )
+            fresh = next(
+                s
+                for s in store.detail(store.run_by_id(ctx.run.id)).stages
+                if s.stage.id == stage_detail.stage.id
+            )
+            records = {a.action.name: a.action for a in fresh.actions}
+            status, error = await self._run_stage(stage, fresh, records, failing)
+        return status, error
 
     def _skip(self, stage_id: int | None, records: list[ActionRecord]) -> None:
         if stage_id is not None:

@@ -168,6 +168,13 @@ class GitRepo:
         except GitCommandError as exc:
             raise GitError(f"cannot list commits {rev}: {exc.stderr.strip()}") from None
 
+    def count_between(self, old: str, new: str) -> int:
+        """How many commits `new` has that `old` has not (how far a release is behind)."""
+        try:
+            return int(self._repo.git.rev_list("--count", f"{old}..{new}"))
+        except GitCommandError as exc:
+            raise GitError(f"cannot count commits {old}..{new}: {exc.stderr.strip()}") from None
+
     def refs(self) -> dict[str, str]:
         """Every branch and tag (full ref name) and the commit it points to.
 

@@ -77,6 +77,30 @@ def reset_for_retry(
     return RetryPlan(failed["name"], failed["position"], plan_actions, stale)
 
 
+def reset_stage(conn: sqlite3.Connection, stage_id: int, all_actions: bool) -> list[Path]:
+    """Make a stage that just failed, inside a run still in progress, ready to run again
+    (`on_failure: {retry: …}`): its failed actions (or all of them) go back to `queued`,
+    each earlier attempt kept. Returns the artifacts of those attempts, to remove."""
+    stale: list[Path] = []
+    with transaction(conn) as c:
+        actions = c.execute(
+            "SELECT * FROM actions WHERE stage_id = ? ORDER BY position", (stage_id,)
+        ).fetchall()
+        for action in actions:
+            status = Status(action["status"])
+            if all_actions or status not in (Status.SUCCEEDED, Status.SKIPPED):
+                stale += _reset_action(c, action)
+            elif status is Status.SKIPPED:  # skipped for the failure: it gets its turn now
+                c.execute(
+                    "UPDATE actions SET status = ? WHERE id = ?", (Status.QUEUED, action["id"])
+                )
+        c.execute(
+            "UPDATE stages SET status = ?, finished_at = NULL WHERE id = ?",
+            (Status.RUNNING, stage_id),
+        )
+    return stale
+
+
 def _reset_action(c: sqlite3.Connection, action: sqlite3.Row) -> list[Path]:
     if action["started_at"] is not None or action["log_path"] is not None:
         c.execute(

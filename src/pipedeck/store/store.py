@@ -30,7 +30,7 @@ from pipedeck.store.records import (
     StageDetail,
     StageRecord,
 )
-from pipedeck.store.retries import RetryPlan, reset_for_retry
+from pipedeck.store.retries import RetryPlan, reset_for_retry, reset_stage
 from pipedeck.store.status import Status
 
 
@@ -306,6 +306,10 @@ class Store:
     ) -> RetryPlan:
         """Make a failed run ready to run again from its failed stage (see `retries`)."""
         return reset_for_retry(self._conn, run.id, all_actions, engine_id)
+
+    def reset_stage(self, stage_id: int, all_actions: bool) -> list[Path]:
+        """A failed stage of a run in progress, ready to run again (see `retries`)."""
+        return reset_stage(self._conn, stage_id, all_actions)
 
     def set_action_pid(self, action_id: int, pid: int) -> None:
         self._conn.execute("UPDATE actions SET pid = ? WHERE id = ?", (pid, action_id))
