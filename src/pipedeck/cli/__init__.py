@@ -26,6 +26,7 @@ COMMANDS = {
     "logs": "history",
     "reject": "deciding",
     "retry": "watching",
+    "rollback": "delivery",
     "run": "running",
     "runs": "history",
     "schema": "definitions",

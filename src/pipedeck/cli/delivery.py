@@ -98,3 +98,53 @@ def set_environment(opts: Options, name: str, approval: str) -> None:
     """Switch NAME between continuous delivery and continuous deployment."""
     setting = engine.set_approval(opts.project(), name, approval)
     say(f"{name}: approval {setting.approval} (set by {setting.set_by} at {setting.set_at})")
+
+
+@click.command()
+@click.argument("pipeline")
+@click.argument("stage")
+@click.option(
+    "--to",
+    "to",
+    metavar="RUN",
+    default=None,
+    help="The run to return to (default: the last one before the current release).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON Lines.")
+@click.pass_obj
+def rollback(opts: Options, pipeline: str, stage: str, to: str | None, as_json: bool) -> None:
+    """Run STAGE of PIPELINE again with an earlier run's commit and artifacts.
+
+    Nothing is built again: the stage's actions get the artifacts that run made. Exit 0 if
+    the rollback succeeds.
+    """
+    import asyncio
+    import sys
+
+    from pipedeck.cli import handoff
+    from pipedeck.cli.foreground import run_in_foreground
+    from pipedeck.store import Status
+
+    project = opts.project()
+    target = opts.find_run(to if "/" in (to or "/") else f"{pipeline}/{to}") if to else None
+    definition = project.pipeline(pipeline)
+    lock = handoff.engine_or_hand_over(
+        project,
+        "rollback",
+        lambda: engine.request_rollback(project.store, pipeline, stage, target),
+        as_json,
+    )
+    try:
+        result = asyncio.run(
+            run_in_foreground(
+                project,
+                None,
+                "",
+                {},
+                as_json,
+                begin=lambda eng: eng.rollback(definition, stage, target),
+            )
+        )
+    finally:
+        lock.release()
+    sys.exit(0 if result.status is Status.SUCCEEDED else 1)

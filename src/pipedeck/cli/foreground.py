@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pipedeck.cli.context import say_left_waiting
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
@@ -26,9 +26,10 @@ async def run_in_foreground(
     on_event: Callable[[Engine, Event], None] | None = None,
     retry: tuple[RunRecord, bool] | None = None,
     take_up: RunRecord | None = None,
+    begin: Callable[[Engine], Awaitable[RunRecord]] | None = None,
 ) -> RunRecord:
-    """Be the engine for one run (or one retry, or a run taken up again after its engine
-    stopped); Ctrl-C cancels it (its logs stay).
+    """Be the engine for one run (or one retry, a rollback `begin` starts, or a run taken
+    up again after its engine stopped); Ctrl-C cancels it (its logs stay).
 
     While it runs, it also carries out what other clients ask of the repository (a
     `pipedeck run` in another shell is handed here; that shell prints it, not this one).
@@ -48,7 +49,9 @@ async def run_in_foreground(
     service = asyncio.create_task(EngineService(engine, watch=False, take_up=False).serve())
     loop = asyncio.get_running_loop()
     try:
-        if retry is not None:
+        if begin is not None:
+            run = await begin(engine)
+        elif retry is not None:
             run = await engine.retry(*retry)
         elif take_up is not None:
             taken = await engine.take_up(take_up)

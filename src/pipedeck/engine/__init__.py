@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         enable_transition,
         reject,
         request_retry,
+        request_rollback,
         request_start,
     )
     from pipedeck.engine.service import REQUEST_PATIENCE, EngineService
@@ -107,6 +108,7 @@ __all__ = [
     "recover",
     "reject",
     "request_retry",
+    "request_rollback",
     "request_start",
     "reviewed_commands",
     "set_approval",
@@ -157,6 +159,7 @@ __getattr__ = Exports(
         "recover": "recovery",
         "reject": "requests",
         "request_retry": "requests",
+        "request_rollback": "requests",
         "request_start": "requests",
         "reviewed_commands": "trust",
         "set_approval": "releases",

@@ -93,8 +93,10 @@ def request_start(
     rev: str,
     variables: dict[str, str],
     by: str | None = None,
+    branch: str | None = None,
 ) -> Request:
-    """Ask the engine that owns the repository to start a run (from a client).
+    """Ask the engine that owns the repository to start a run (from a client); `branch`:
+    the branch it is of, when the caller knows (a run of an earlier run's commit).
 
     The revision and the pipeline file are chosen here, in the client's checkout, as
     `Project.pipeline_for` says: the engine may sit in another worktree, where HEAD is
@@ -111,7 +113,12 @@ def request_start(
     assert chosen.source is not None and chosen.path is not None
     definition = (store.keep_source(chosen.source), str(chosen.path))
     return store.requests.add_start(
-        pipeline, commit.sha, variables, by or current_user(), branch_of(repo, rev), definition
+        pipeline,
+        commit.sha,
+        variables,
+        by or current_user(),
+        branch or branch_of(repo, rev),
+        definition,
     )
 
 
@@ -119,6 +126,15 @@ def request_retry(
     store: Store, run: RunRecord, all_actions: bool, by: str | None = None
 ) -> Request:
     return store.requests.add_retry(run.id, all_actions, by or current_user())
+
+
+def request_rollback(
+    store: Store, pipeline: str, stage: str, target: RunRecord | None, by: str | None = None
+) -> Request:
+    """Ask the engine to roll `stage` of `pipeline` back (to `target`, or its default)."""
+    return store.requests.add_rollback(
+        pipeline, stage, target.id if target else None, by or current_user()
+    )
 
 
 def disable_transition(

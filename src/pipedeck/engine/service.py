@@ -118,6 +118,10 @@ class EngineService:
                 )
             elif request.kind == "retry" and request.run_id is not None:
                 run = await engine.retry(store.run_by_id(request.run_id), request.all_actions)
+            elif request.kind == "rollback" and request.pipeline and request.stage:
+                target = store.run_by_id(request.run_id) if request.run_id is not None else None
+                pipeline = engine.project.pipeline(request.pipeline)
+                run = await engine.rollback(pipeline, request.stage, target)
             else:
                 raise EngineError(f"unknown request {request.kind!r}")
         except (EngineError, ProjectError, StoreError) as exc:

@@ -94,7 +94,7 @@ class Requests:
     def add_retry(self, run_id: int, all_actions: bool, by: str) -> Request:
         return self._add("retry", by, run_id=run_id, all_actions=int(all_actions))
 
-    def add_rollback(self, pipeline: str, stage: str, target_id: int, by: str) -> Request:
+    def add_rollback(self, pipeline: str, stage: str, target_id: int | None, by: str) -> Request:
         return self._add("rollback", by, pipeline=pipeline, stage=stage, run_id=target_id)
 
     def _add(self, kind: str, by: str, **columns: object) -> Request:
