@@ -67,6 +67,8 @@ def test_everyday_commands_load_none_of_the_engine(repo: RepoMaker, tmp_path: Pa
             ("logs", "ci/1"),
             ("logs", "ci/1", "Source/checkout"),
             ("transition", "list"),
+            ("deployments",),
+            ("deployments", "production", "--json"),
             ("--version",),
             ("--help",),
             ("approve", "--help"),

@@ -24,6 +24,7 @@ COMMANDS = {
     "environment": "delivery",
     "environments": "delivery",
     "logs": "history",
+    "prune": "pruning",
     "reject": "deciding",
     "retry": "watching",
     "rollback": "delivery",

@@ -70,6 +70,10 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
     lines.append(f"commit {run.commit} ({run.branch or 'detached'}) {run.commit_subject}")
     if run.definition_origin == WORKING_TREE:
         lines.append(f"file   {run.definition_path} from the working tree, not as committed")
+    if run.kind == "rollback":
+        lines.append(f"kind   rollback ({run.trigger}): its artifacts, nothing built again")
+    if run.pruned_at:
+        lines.append(f"pruned {run.pruned_at}: its logs and artifacts are gone (retention)")
     if run.error:
         lines.append(f"error  {run.error}")
     for stage in detail.stages:
@@ -90,7 +94,11 @@ def _action_line(detail: ActionDetail) -> str:
         parts.append(f"exit {a.exit_code}")
     if detail.artifacts:
         parts.append("→ " + ", ".join(detail.artifacts))
+    if a.environment:
+        parts.append(f"⇒ {a.environment}")
     line = "  ".join(parts)
+    if a.hold:
+        line += f"\n      {a.hold}"
     if detail.approval and (decision := detail.approval.decision()):
         said = f": {decision['comment']}" if decision["comment"] else ""
         who = decision["by"] + (f" <{decision['email']}>" if decision["email"] else "")
@@ -130,6 +138,8 @@ def logs(opts: Options, run_ref: str, which: str | None, follow: bool, raw: bool
     """
     store = opts.client().store
     run = opts.find_run(run_ref)
+    if run.pruned_at is not None:
+        fail(f"the logs of {run.key} were pruned at {run.pruned_at} (retention); its record stays")
     single = which is not None
     shown = (lambda text: text) if raw else shown_for(sys.stdout)
     if not follow:

@@ -56,6 +56,12 @@ if TYPE_CHECKING:
         request_rollback,
         request_start,
     )
+    from pipedeck.engine.retention import (
+        DEFAULT_RUNS,
+        human_size,
+        plan_prune,
+        prune,
+    )
     from pipedeck.engine.service import REQUEST_PATIENCE, EngineService
     from pipedeck.engine.trust import (
         TrustState,
@@ -65,6 +71,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_RUNS",
     "REQUEST_PATIENCE",
     "USER_ERRORS",
     "ActionFinished",
@@ -103,8 +110,11 @@ __all__ = [
     "enable_transition",
     "engine_alive",
     "environments",
+    "human_size",
     "lock_holder",
     "pending_commits",
+    "plan_prune",
+    "prune",
     "recover",
     "reject",
     "request_retry",
@@ -121,6 +131,7 @@ __getattr__ = Exports(
         "ApprovalDecided": "events",
         "ApprovalRequested": "events",
         "Client": "client",
+        "DEFAULT_RUNS": "retention",
         "Engine": "engine",
         "EngineError": "errors",
         "EngineService": "service",
@@ -154,8 +165,11 @@ __getattr__ = Exports(
         "enable_transition": "requests",
         "engine_alive": "liveness",
         "environments": "releases",
+        "human_size": "retention",
         "lock_holder": "liveness",
         "pending_commits": "pending",
+        "plan_prune": "retention",
+        "prune": "retention",
         "recover": "recovery",
         "reject": "requests",
         "request_retry": "requests",

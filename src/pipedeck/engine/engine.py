@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from pipedeck.definition import DefinitionError
 from pipedeck.definition.loader import load_source
 from pipedeck.definition.model import ActionKind, Pipeline
-from pipedeck.engine import requests, rollback
+from pipedeck.engine import requests, retention, rollback
 from pipedeck.engine.actions.source import set_source_variables
 from pipedeck.engine.artifacts import discard
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.context import RunContext, Settings
 from pipedeck.engine.errors import EngineError, ProjectError
-from pipedeck.engine.events import RunFinished
+from pipedeck.engine.events import RunFinished, RunsPruned
 from pipedeck.engine.executor import RunExecutor
 from pipedeck.engine.liveness import EngineLease, engine_alive
 from pipedeck.engine.recovery import kill_run_processes, run_token
@@ -219,6 +219,23 @@ class Engine:
             note = f"{run.error}; rolled back by {back.key}"
         store.set_run_status(run.id, Status.FAILED, error=note)
 
+    async def _prune(self, pipeline: Pipeline) -> None:
+        """Retention, after each run: the pipeline's runs beyond `retention.runs` lose
+        their files (never a run a rollback may need; see `retention`)."""
+        store = self.project.store
+        plan = retention.plan_prune(store, lambda _: pipeline.retention.runs, pipeline.name)
+        marked = retention.mark(store, plan)
+        if not marked:
+            return
+        await asyncio.to_thread(retention.remove, [store.layout(p.run).root for p in marked])
+        self.bus.publish(
+            RunsPruned(
+                pipeline=pipeline.name,
+                runs=[p.run.key for p in marked],
+                freed=sum(p.size for p in marked),
+            )
+        )
+
     def _check_not_overtaken(self, detail: RunDetail) -> None:
         """CodePipeline retries only the newest run at a stage: retrying an older one would
         send an older commit after a newer one already went through."""
@@ -389,6 +406,7 @@ class Engine:
         try:
             await RunExecutor(ctx, self.gates, from_stage).execute()
             await self._roll_back_on_failure(ctx)
+            await self._prune(ctx.pipeline)
         except asyncio.CancelledError:
             if ctx.parking:
                 # Idle when the engine stopped: the run stays waiting for the next engine.

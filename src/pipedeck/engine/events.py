@@ -120,6 +120,16 @@ class ApprovalDecided(RunEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunsPruned(Event):
+    """Retention removed old runs' files after a run of `pipeline` ended."""
+
+    pipeline: str
+    runs: list[str]
+    freed: int
+    """Bytes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WatchStarted(Event):
     repo: str
     mode: str

@@ -311,6 +311,9 @@ class Store:
         """A failed stage of a run in progress, ready to run again (see `retries`)."""
         return reset_stage(self._conn, stage_id, all_actions)
 
+    def mark_pruned(self, run_id: int) -> None:
+        self._conn.execute("UPDATE runs SET pruned_at = ? WHERE id = ?", (now(), run_id))
+
     def set_action_pid(self, action_id: int, pid: int) -> None:
         self._conn.execute("UPDATE actions SET pid = ? WHERE id = ?", (pid, action_id))
 

@@ -1,0 +1,122 @@
+"""Retention: old runs give up their files, never what a rollback needs.
+
+Each pipeline keeps its newest `retention.runs` runs whole (50 unless its file says). An
+older run loses its directory (workspaces, logs, artifacts) and stays in the history, marked
+pruned. Never pruned: a run in progress, a run an environment runs now, and the runs of the
+releases a rollback can return to (the last `KEPT_RELEASES` of each environment); for a
+release that came back by a rollback, the run whose artifacts it deployed.
+
+The engine prunes a pipeline after each of its runs ends; `pipedeck prune` does it for all
+of them at once, or says what it would do (`--dry-run`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipedeck.engine.manifest import remove_tree
+from pipedeck.store import RunRecord, Store
+
+KEPT_RELEASES = 5
+DEFAULT_RUNS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    run: RunRecord
+    size: int
+    """Bytes its files take (and so free)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePlan:
+    runs: list[Pruned]
+    kept_for_releases: list[RunRecord]
+    """Older than the retention, kept because an environment runs them or may return to."""
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.runs)
+
+
+def tree_size(top: Path) -> int:
+    """Bytes of every regular file under `top`, links not followed."""
+    total = 0
+    for folder, _, files in os.walk(top, followlinks=False):
+        for name in files:
+            try:
+                info = os.lstat(Path(folder, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_blocks * 512 if info.st_blocks else info.st_size
+    return total
+
+
+def protected(store: Store) -> set[int]:
+    """Ids of runs whose files must stay: in progress, or a release rollback may need."""
+    keep = {run.id for run in store.active_runs()}
+    keep |= {run.rollback_of for run in store.active_runs() if run.rollback_of is not None}
+    for environment in store.ledger.environments():
+        for release in store.ledger.releases(environment, KEPT_RELEASES):
+            run = store.run_by_id(release.run_id)
+            keep.add(run.id)
+            if run.rollback_of is not None:
+                keep.add(run.rollback_of)
+    return keep
+
+
+def plan_prune(
+    store: Store, keep_runs: Callable[[str], int], pipeline: str | None = None
+) -> PrunePlan:
+    """What pruning would remove; `keep_runs(pipeline)` says how many runs it keeps."""
+    keep = protected(store)
+    names = [pipeline] if pipeline else store.pipeline_names()
+    pruned: list[Pruned] = []
+    kept: list[RunRecord] = []
+    for name in names:
+        runs = store.runs(name, limit=None)
+        for run in sorted(runs, key=lambda r: r.number, reverse=True)[keep_runs(name) :]:
+            if run.pruned_at is not None:
+                continue
+            if run.id in keep:
+                kept.append(run)
+                continue
+            root = store.layout(run).root
+            pruned.append(Pruned(run, tree_size(root) if root.exists() else 0))
+    return PrunePlan(pruned, kept)
+
+
+def mark(store: Store, plan: PrunePlan) -> list[Pruned]:
+    """Mark the planned runs pruned, first: a rollback refuses them from then on. A run that
+    became needed meanwhile (a rollback started to it) is left out. Returns those marked."""
+    keep = protected(store)
+    marked = [item for item in plan.runs if item.run.id not in keep]
+    for item in marked:
+        store.mark_pruned(item.run.id)
+    return marked
+
+
+def remove(roots: list[Path]) -> None:
+    """Remove marked runs' directories (in a thread: it touches only files)."""
+    for root in roots:
+        remove_tree(root)
+
+
+def prune(store: Store, plan: PrunePlan) -> int:
+    """Carry out `plan`; the bytes freed."""
+    marked = mark(store, plan)
+    remove([store.layout(item.run).root for item in marked])
+    return sum(item.size for item in marked)
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
