@@ -67,7 +67,7 @@ async def test_the_dialog_shows_what_is_about_to_ship(ci_repo: RepoMaker) -> Non
         assert "Approve ci/1 · Approval/gate" in shown(dialog, ".title")
         assert shown(dialog, ".message") == f"Ship {head} to staging?"
         commits = shown(dialog, ".commits").splitlines()
-        assert commits[0] == "Commits going out (2)"
+        assert commits[0] == "Commits going to staging (2)"
         assert commits[1].split() == [head, "Add", "the", "delivery", "pipeline", "Test", "Author"]
         assert commits[2].split() == [first, "Start", "the", "shop", "Test", "Author"]
         assert shown(dialog, ".tests").splitlines() == ["Tests", "  ✔ succeeded Test/unit"]

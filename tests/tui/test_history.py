@@ -198,3 +198,24 @@ async def test_the_run_list_highlights_the_run_chosen_in_history(repo: RepoMaker
         runs = app.main.query_one(RunList)
         assert runs.highlighted_option is not None
         assert runs.highlighted_option.id == "ci/2"
+
+
+async def test_R_runs_a_runs_commit_again_with_its_pipeline_as_committed(
+    repo: RepoMaker,
+) -> None:
+    shas = await make_history(repo)
+    repo.pipeline(NIGHTLY.replace("echo clean", "exit 3"), name="nightly")
+    repo.commit("Break the nightly check")
+    async with console(repo.root) as (app, pilot):
+        store = app.client.store
+        history = await open_history(app, pilot)
+        assert history.visible_keys()[1] == "nightly/1"
+        await pilot.press("down", "R")
+        await until(pilot, lambda: store.runs("nightly", limit=1)[0].number == 2, "nightly/2")
+        again = store.runs("nightly", limit=1)[0]
+        assert (again.commit, again.trigger) == (shas["Fix the checkout total"], "again: nightly/1")
+        await until(
+            pilot,
+            lambda: store.runs("nightly", limit=1)[0].status is Status.SUCCEEDED,
+            "nightly/2 to pass with the file as it was",
+        )

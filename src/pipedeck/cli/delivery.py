@@ -19,7 +19,8 @@ def _when(stamp: str | None) -> str:
 @click.pass_obj
 def environments(opts: Options, as_json: bool) -> None:
     """Every environment: what it runs now, how far behind it is, what is on its way."""
-    views = engine.environments(opts.project())
+    project = opts.project()
+    views = engine.environments(project.store, project.repo, project.load().pipelines)
     if as_json:
         print_json([v.to_dict() for v in views])
         return

@@ -19,6 +19,7 @@ from pipedeck.store.ledger import EnvironmentSetting
 
 if TYPE_CHECKING:
     from pipedeck.engine.project import Project
+    from pipedeck.gitrepo import GitRepo
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,9 @@ def deploy_targets(pipeline: Pipeline) -> dict[str, str]:
 
 
 def environments(
-    project: Project, pipelines: list[Pipeline] | None = None
+    store: Store, repo: GitRepo | None, pipelines: list[Pipeline]
 ) -> list[EnvironmentView]:
-    store = project.store
-    if pipelines is None:
-        pipelines = project.load().pipelines
+    """Every known environment, by name; `repo` (None: unknown) counts commits behind."""
     declared: dict[str, Environment] = {}
     users: dict[str, list[str]] = {}
     for pipeline in pipelines:
@@ -93,21 +92,21 @@ def environments(
                 setting=setting,
                 pipelines=users.get(name, []),
                 current=current,
-                behind=_behind(project, store, current),
+                behind=_behind(repo, store, current),
                 on_the_way=[store.run_by_id(i).key for i in store.ledger.on_the_way(name)],
             )
         )
     return views
 
 
-def _behind(project: Project, store: Store, current: Deployment | None) -> int | None:
-    if current is None:
+def _behind(repo: GitRepo | None, store: Store, current: Deployment | None) -> int | None:
+    if current is None or repo is None:
         return None
     branch = store.run_by_id(current.run_id).branch
-    if branch is None or not project.repo.is_branch(branch):
-        return None
     try:
-        return project.repo.count_between(current.commit, branch)
+        if branch is None or not repo.is_branch(branch):
+            return None
+        return repo.count_between(current.commit, branch)
     except GitError:
         return None
 
@@ -116,7 +115,8 @@ def set_approval(
     project: Project, environment: str, approval: str, by: str | None = None
 ) -> EnvironmentSetting:
     """Switch an environment between delivery (`required`) and deployment (`none`)."""
-    known = [view.name for view in environments(project)]
+    views = environments(project.store, project.repo, project.load().pipelines)
+    known = [view.name for view in views]
     if environment not in known:
         listed = ", ".join(known) or "none yet"
         raise RequestError(f"no environment {environment!r} (environments: {listed})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipedeck.gitrepo.location import GitError
-from pipedeck.store import RunRecord, Status, Store
+from pipedeck.store import ApprovalRecord, Deployment, RunRecord, Status, Store
 
 if TYPE_CHECKING:
     from pipedeck.gitrepo import Commit, GitRepo
@@ -23,9 +23,17 @@ class ApprovalInfo:
     message: str
     expires_at: str | None
     commits: list[Commit] = field(default_factory=list)
-    """Going out: the commits since this pipeline's last successful run."""
+    """Going out: the commits since the environment's current release (for an environment's
+    gate), else since this pipeline's last successful run."""
     tests: list[tuple[str, Status]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
+    environment: str | None = None
+    """The environment whose gate this is, if any."""
+    approvers: tuple[str, ...] | None = None
+    author_email: str | None = None
+    """Set when the commit's author may not approve (`prevent_self_approval`)."""
+    current: Deployment | None = None
+    """What the environment runs now."""
 
 
 def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> ApprovalInfo | None:
@@ -33,26 +41,45 @@ def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> Appr
     detail = store.detail(run)
     for stage, action in detail.actions():
         if action.action.status is Status.WAITING and action.approval is not None:
+            gate = action.approval
+            current = store.ledger.current(gate.environment) if gate.environment else None
             return ApprovalInfo(
                 run=run,
                 stage=stage.name,
                 action=action.action.name,
                 message=action.approval.message,
                 expires_at=action.approval.expires_at,
-                commits=_outgoing(store, repo, run),
+                commits=_outgoing(store, repo, run, gate, current),
                 tests=[
                     (f"{s.name}/{a.action.name}", a.action.status)
                     for s, a in detail.actions()
                     if a.action.kind == "test"
                 ],
                 artifacts=[name for _, a in detail.actions() for name in a.artifacts],
+                environment=gate.environment,
+                approvers=gate.approvers,
+                author_email=gate.author_email,
+                current=current,
             )
     return None
 
 
-def _outgoing(store: Store, repo: GitRepo | None, run: RunRecord) -> list[Commit]:
+def _outgoing(
+    store: Store,
+    repo: GitRepo | None,
+    run: RunRecord,
+    gate: ApprovalRecord,
+    current: Deployment | None,
+) -> list[Commit]:
     if repo is None:
         return []
+    if gate.environment is not None:
+        # An environment's gate: what would change there, from what it runs now.
+        try:
+            since = current.commit if current else None
+            return repo.commits_between(since, run.commit, limit=20)
+        except GitError:
+            return []
     previous = next(
         (
             r

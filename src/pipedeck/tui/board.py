@@ -99,6 +99,11 @@ def planned(pipeline: Pipeline) -> RunDetail:
                     pid=None,
                     log_path=None,
                     error=None,
+                    environment=(
+                        pipeline.environment_of(stage, action)
+                        if action.kind.value == "deploy"
+                        else None
+                    ),
                 )
             )
             for a_pos, action in enumerate(stage.actions)

@@ -85,6 +85,36 @@ class Control:
             return f"{run.key} retried"
         return None
 
+    async def rollback(self, pipeline: Pipeline, stage: str, target: RunRecord) -> str | None:
+        """Roll `stage` back to `target`'s release; what to tell the user, or None."""
+        with self._refusals():
+            self._settled()
+            if self.engine is None:
+                engine.request_rollback(self.client.store, pipeline.name, stage, target)
+                return f"asked the engine ({self.holder}) to roll {stage} back to {target.key}"
+            run = await self.engine.rollback(pipeline, stage, target)
+            return f"{run.key} rolls {stage} back to {target.key} ({target.commit[:7]})"
+        return None
+
+    async def rerun(self, run: RunRecord) -> str | None:
+        """Run `run`'s commit again, on its branch, with its variables and the pipeline file
+        as committed in it."""
+        with self._refusals():
+            self._settled()
+            if self.project is None:
+                raise engine.ProjectError(f"cannot run pipelines here: {self.failure}")
+            if self.engine is None:
+                engine.request_start(
+                    self.project, run.pipeline, run.commit, run.variables, branch=run.branch
+                )
+                return f"asked the engine ({self.holder}) to run {run.commit[:7]} again"
+            pipeline = self.project.pipeline_at(run.pipeline, run.commit)
+            again = await self.engine.start(
+                pipeline, run.commit, run.variables, trigger=f"again: {run.key}", branch=run.branch
+            )
+            return f"{again.key} runs {run.commit[:7]} again, as committed then"
+        return None
+
     def cancel(self, run_id: int, wait: bool) -> bool:
         with self._refusals():
             self._settled()

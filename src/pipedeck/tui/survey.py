@@ -27,7 +27,7 @@ from pipedeck.store import Store, StoreError
 
 if TYPE_CHECKING:
     from pipedeck.definition import LoadResult, Pipeline
-    from pipedeck.engine import Client, Project
+    from pipedeck.engine import Client, EnvironmentView, Project
     from pipedeck.gitrepo import Commit, GitRepo
     from pipedeck.tui.approval_info import ApprovalInfo
 
@@ -141,6 +141,19 @@ class Survey:
             except StoreError:
                 return None
             return waiting_approval(store, self._repository(), run)
+
+        return await self._on_thread(job)
+
+    async def environments(self, pipelines: list[Pipeline]) -> list[EnvironmentView]:
+        """What every environment runs now (the ledger, and git for how far behind)."""
+
+        def job() -> list[EnvironmentView]:
+            from pipedeck.engine import environments
+
+            store = self._history()
+            if store is None:
+                return []
+            return environments(store, self._repository(), pipelines)
 
         return await self._on_thread(job)
 

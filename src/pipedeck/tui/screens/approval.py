@@ -111,6 +111,8 @@ class ApprovalDialog(ModalScreen[Decision | None]):
                 yield Static(_remaining(self.clock, info.expires_at), id="remaining")
             with VerticalScroll(id="ships"):
                 yield Static(plain(info.message), classes="message")
+                if info.environment is not None:
+                    yield Static(self._gate(), classes="gate")
                 yield Static(self._commits(), classes="commits")
                 yield Static(self._tests(), classes="tests")
                 yield Static(self._artifacts(), classes="artifacts")
@@ -122,8 +124,33 @@ class ApprovalDialog(ModalScreen[Decision | None]):
                     yield DecisionButton("Reject (r)", variant="error", id="reject")
                     yield DecisionButton("Later (esc)", id="later")
 
+    def _gate(self) -> Content:
+        """The environment this decision lets a deploy into, and who may make it."""
+        info = self.info
+        current = info.current
+        rows = [
+            markup("[b]Gate of $env[/b]", env=info.environment or ""),
+            markup("  runs now: [cyan]$c[/] $s  [dim]$run[/]", c=current.commit[:7],
+                   s=current.commit_subject, run=current.run_key)
+            if current
+            else markup("  runs now: [dim]nothing deployed yet[/]"),
+            markup("  may decide: $who", who=", ".join(info.approvers))
+            if info.approvers
+            else markup("  may decide: anyone"),
+        ]  # fmt: skip
+        if info.author_email:
+            rows.append(
+                markup("  [yellow]not the commit's author[/] ($email)", email=info.author_email)
+            )
+        return Content("\n").join(rows)
+
     def _commits(self) -> Content:
         if not self.info.commits:
+            if self.info.environment is not None and self.info.current is not None:
+                return markup(
+                    "[b]Commits[/b]\n  [dim]none: $env runs this commit now[/]",
+                    env=self.info.environment,
+                )
             return markup("[b]Commits[/b]\n  [dim]none found[/]")
         rows = [
             markup(
@@ -134,7 +161,12 @@ class ApprovalDialog(ModalScreen[Decision | None]):
             )
             for c in self.info.commits
         ]
-        heading = markup("[b]Commits going out ($count)[/b]", count=len(rows))
+        heading = (
+            markup("[b]Commits going to $env ($count)[/b]", env=self.info.environment,
+                   count=len(rows))
+            if self.info.environment is not None
+            else markup("[b]Commits going out ($count)[/b]", count=len(rows))
+        )  # fmt: skip
         return Content("\n").join([heading, *rows])
 
     def _tests(self) -> Content:

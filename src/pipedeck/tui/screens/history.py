@@ -1,10 +1,13 @@
 """`h`: every past run, newest first, filtered by pipeline, status and free text.
 
 Free text matches the run, commit SHA, commit subject, and who decided its approvals. The
-screen returns the chosen run's key; the main screen then shows it.
+screen returns the chosen run's key; the main screen then shows it. `R` runs the highlighted
+run's commit again, with the pipeline file as committed in it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,10 +28,19 @@ class HistoryScreen(Screen[str | None]):
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("slash", "focus_filter", "Filter"),
+        Binding("R", "rerun", "Run again"),
     ]
 
-    def __init__(self, store: Store, clock: Clock, pipelines: list[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        pipelines: list[str],
+        rerun: Callable[[str], object] | None = None,
+    ) -> None:
         super().__init__()
+        self.rerun = rerun
+        """Runs a chosen run's commit again, with its pipeline file as committed then."""
         self.store = store
         self.clock = clock
         self.pipelines = pipelines
@@ -116,6 +128,14 @@ class HistoryScreen(Screen[str | None]):
 
     def action_focus_filter(self) -> None:
         self.query_one("#text", Input).focus()
+
+    def action_rerun(self) -> None:
+        table = self.query_one(DataTable)
+        if self.rerun is None or not table.row_count:
+            return
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.rerun(key)
+        self.dismiss(None)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -25,6 +25,7 @@ from pipedeck.engine import (
     ApprovalDecided,
     ApprovalRequested,
     RunFinished,
+    RunsPruned,
     RunStarted,
     TriggerSkipped,
     WatchStarted,
@@ -35,6 +36,7 @@ from pipedeck.tui.clock import Clock
 from pipedeck.tui.control import Control
 from pipedeck.tui.messages import EngineEvent
 from pipedeck.tui.screens.approving import Approving
+from pipedeck.tui.screens.releasing import Releasing
 from pipedeck.tui.screens.steering import Steering
 from pipedeck.tui.text import markup
 from pipedeck.tui.widgets.header import Header, role
@@ -61,7 +63,7 @@ def _shown(problem: Problem) -> str:
     return str(replace(problem, path=display_path(problem.path)))
 
 
-class MainScreen(Approving, Steering, Screen[None]):
+class MainScreen(Approving, Releasing, Steering, Screen[None]):
     # Focus the graph as the screen opens, not after: each focus change rebuilds the footer.
     AUTO_FOCUS = "#graph"
     BINDINGS = [
@@ -78,6 +80,7 @@ class MainScreen(Approving, Steering, Screen[None]):
         Binding("d", "transition", "Transition", show=False),
         Binding("T", "trust", "Trust", show=False),
         Binding("h", "history", "History"),
+        Binding("e", "environments", "Environments"),
         Binding("t", "timestamps", "Times", show=False),
         Binding("f,end", "follow", "Follow", show=False),
         Binding("slash", "search", "Search", show=False),
@@ -332,6 +335,15 @@ class MainScreen(Approving, Steering, Screen[None]):
                 severity="warning",
                 timeout=10,
             )
+        if isinstance(event, RunsPruned):
+            from pipedeck.engine import human_size
+
+            count = len(event.runs)
+            self.notify(
+                f"Retention: {count} old run{'s' * (count != 1)} of {event.pipeline} pruned,"
+                f" {human_size(event.freed)} freed.",
+                timeout=6,
+            )
         if isinstance(event, WatchStarted) and event.mode == "polling":
             self.notify(f"Polling for commits: {event.reason}", severity="warning", timeout=10)
         if isinstance(event, RunFinished):
@@ -465,7 +477,7 @@ class MainScreen(Approving, Steering, Screen[None]):
 
         names = [p.name for p in self.pipelines] if self.loaded else self._recorded
         self.app.push_screen(
-            HistoryScreen(self.store, self.clock, names),
+            HistoryScreen(self.store, self.clock, names, rerun=self.rerun),
             lambda key: self.show_run(key) if key else None,
         )
 

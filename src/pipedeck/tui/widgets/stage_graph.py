@@ -153,9 +153,14 @@ class StageGraph(Widget, can_focus=True):
             took = elapsed(self.clock, action.started_at, action.finished_at)
             if took and action.status is not Status.SKIPPED:
                 line.append(Segment(f" {took}", _style("dim")))
-            if action.status is Status.WAITING:
+            if action.status is Status.WAITING and not action.hold:
                 line.append(Segment(" approve? a", _style("bold yellow")))
             body.append(line)
+            if action.environment:
+                # Which environment the deploy feeds: the release the stage makes.
+                body.append([segment(f"  ⇒ {action.environment}", _style("cyan"))])
+            if action.hold and action.status is Status.WAITING:
+                body.append([segment(f"  ⏳ {action.hold}", _style("yellow"))])
         if stage.name in self.marks.held:
             body.append([segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
         if stage.name in self.marks.waiting:
