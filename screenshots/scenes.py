@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from pipedeck.engine import Client, Engine, Project, Settings
 from pipedeck.engine.requests import disable_transition
@@ -35,6 +35,7 @@ from pipedeck.store.layout import DB_NAME
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.clock import Clock
 from pipedeck.tui.screens.approval import ApprovalDialog
+from pipedeck.tui.screens.environments import EnvironmentsScreen
 from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
 from pipedeck.tui.widgets.log_panes import LogPanes
@@ -154,6 +155,35 @@ stages:
 """
 
 
+RELEASE = """\
+name: ci
+environments:
+  staging: {approval: none}
+  production: {approval: required, approvers: [ada, grace], prevent_self_approval: true}
+stages:
+  - name: Source
+    actions:
+      - {name: checkout, kind: source, outputs: [source]}
+  - name: Build
+    actions:
+      - name: assets
+        kind: build
+        inputs: [source]
+        outputs: [bundle]
+        run: echo "shop" > "$PIPEDECK_OUTPUT_BUNDLE/shop.txt"
+  - name: Staging
+    actions:
+      - {name: deploy, kind: deploy, environment: staging, inputs: [bundle], run: echo ok}
+  - name: Integration
+    actions:
+      - {name: checkout-flow, kind: test, run: echo "12 passed against staging"}
+  - name: Production
+    actions:
+      - {name: deploy, kind: deploy, environment: production, inputs: [bundle], run: echo ok}
+"""
+"""Continuous deployment to staging, a test there, continuous delivery to production."""
+
+
 NIGHTLY = """\
 name: nightly
 stages:
@@ -243,9 +273,25 @@ async def run_through(
             current = store.run_by_id(run.id)
             if current.status.active:
                 if result == "approved":
-                    engine.approve(current, comment, by=by)
+                    engine.approve(current, comment, by=by, email=PEOPLE[by][1])
                 else:
                     engine.reject(current, comment or "no", by=by)
+        return await engine.wait(run)
+    finally:
+        await engine.close()
+        project.close()
+
+
+async def roll_back(root: Path, stage: str, to: int, by: str) -> RunRecord:
+    """Roll `stage` of ci back to run `to`, approved by `by`."""
+    project = Project.open(root)
+    engine = Engine(project, SETTINGS)
+    try:
+        store = project.store
+        run = await engine.rollback(project.pipeline("ci"), stage, store.find_run(f"ci/{to}"))
+        while store.run_by_id(run.id).status.active and not store.waiting_approvals(run.id):
+            await asyncio.sleep(0.02)
+        engine.approve(store.run_by_id(run.id), None, by=by, email=PEOPLE[by][1])
         return await engine.wait(run)
     finally:
         await engine.close()
@@ -336,8 +382,10 @@ def _normalise_run(db: sqlite3.Connection, run: sqlite3.Row, created: datetime) 
                         ),
                     )
                 db.execute(
-                    "UPDATE deployments SET deployed_at = ? WHERE action_id = ?",
-                    (stamp(end or clock), action["id"]),
+                    "UPDATE deployments SET deployed_at = ?,"
+                    " finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE ? END"
+                    " WHERE action_id = ?",
+                    (stamp(begin or clock), stamp(end or clock), action["id"]),
                 )
             clock = group_end
         db.execute(
@@ -661,6 +709,37 @@ async def _history(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: bool(str(count.visual)), "the history's rows")
 
 
+async def _environments_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    root = repo.root
+    repo.commit("Deploy to staging, then production", "ada", {"pipelines/ci.yml": RELEASE})
+    await run_through(root, "ci", ("approved", "grace", None))
+    repo.commit(
+        "Add a cart summary", "grace", {"src/cart.py": "class Cart(list):\n    total = 0\n"}
+    )
+    await run_through(root, "ci", ("approved", "ada", None))
+    repo.commit("Round totals to whole cents", "alan", {"src/checkout.py": CHECKOUT_BROKEN})
+    await run_through(root, "ci", ("approved", "grace", "sale starts"))
+    rolled = await roll_back(root, "Production", 2, by="ada")
+    assert rolled.status is Status.SUCCEEDED, rolled
+    repo.commit("Keep totals exact", "alan", {"src/checkout.py": CHECKOUT_OK})
+    return await run_in_background(root, _waiting, "production's gate")
+
+
+async def _environments(pilot: Pilot[None]) -> None:
+    app = _app(pilot)
+    # The client console pops the dialog for production's gate by itself: close it first.
+    await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "the dialog to pop up")
+    await pilot.press("escape")
+    await settle(pilot)
+    await pilot.press("e")
+    await until(pilot, lambda: isinstance(app.screen, EnvironmentsScreen), "the environments")
+    screen = app.screen
+    deploys = screen.query_one("#deployment-rows", DataTable)
+    await until(pilot, lambda: screen.is_mounted and deploys.row_count > 0, "the deploys")
+    await pilot.press("enter")
+
+
 async def _modes_repo(parent: Path) -> Built:
     repo = start_shop(parent)
     # The tests pause once they have printed: the first run stays inside the Test stage.
@@ -734,5 +813,6 @@ SCENES = {
         Scene("log", WIDE, _failed_repo, _log),
         Scene("small", SMALL, _history_repo, _small),
         Scene("modes", WIDE, _modes_repo, _modes),
+        Scene("environments", WIDE, _environments_repo, _environments),
     )
 }

@@ -1,4 +1,5 @@
-"""`pipedeck demo`: a sample repository built, tested, approved and deployed on this machine."""
+"""`pipedeck demo`: a sample repository built, tested, deployed to staging, tested there,
+approved and deployed to production on this machine."""
 
 from __future__ import annotations
 
@@ -26,18 +27,20 @@ def actions(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def check_deployed(directory: Path) -> None:
-    """The app runs from the server, and git records what was deployed."""
-    app = directory / "server" / "current" / "greeter.pyz"
-    assert app.is_file()
-    greeting = subprocess.run(
-        [sys.executable, str(app), "you"], capture_output=True, text=True, timeout=30
-    )
-    assert greeting.returncode == 0, greeting.stderr
-    assert greeting.stdout == "Hello, you!\n"
-
+    """The app runs from both environments' servers, and git records what each runs."""
     head = git(directory, "rev-parse", "HEAD")
-    assert git(directory, "cat-file", "-t", "pipedeck/local") == "tag"  # annotated
-    assert git(directory, "rev-parse", "pipedeck/local^{commit}") == head
+    for environment in ("staging", "production"):
+        app = directory / "server" / environment / "current" / "greeter.pyz"
+        assert app.is_file()
+        greeting = subprocess.run(
+            [sys.executable, str(app), "you"], capture_output=True, text=True, timeout=30
+        )
+        assert greeting.returncode == 0, greeting.stderr
+        assert greeting.stdout == "Hello, you!\n"
+        tag = f"pipedeck/{environment}"
+        assert git(directory, "cat-file", "-t", tag) == "tag"  # annotated
+        assert git(directory, "rev-parse", f"{tag}^{{commit}}") == head
+        assert git(directory, "rev-parse", f"{tag}@1^{{commit}}") == head
 
 
 def test_demo_with_approve_runs_end_to_end(tmp_path: Path) -> None:
@@ -54,7 +57,14 @@ def test_demo_with_approve_runs_end_to_end(tmp_path: Path) -> None:
 
     # Every stage's output reached the terminal, prefixed.
     lines = result.stdout.splitlines()
-    for prefix in ("Source/checkout | ", "Build/package | ", "Test/unit | ", "Deploy/"):
+    for prefix in (
+        "Source/checkout | ",
+        "Build/package | ",
+        "Test/unit | ",
+        "Staging/deploy | ",
+        "Integration/against-staging | staging answers as it should",
+        "Production/deploy | ",
+    ):
         assert any(line.startswith(prefix) for line in lines), (prefix, lines)
 
     check_deployed(directory)
@@ -66,9 +76,10 @@ def test_demo_with_approve_runs_end_to_end(tmp_path: Path) -> None:
     assert {name: a["status"] for name, a in actions(detail).items()} == dict.fromkeys(
         actions(detail), "succeeded"
     )
-    approvals = [a for a in actions(detail).values() if a["kind"] == "approval"]
-    assert len(approvals) == 1
-    assert approvals[0]["decision"]["result"] == "approved"
+    # Production's rule is continuous delivery: its deploy waited for a person itself.
+    production = actions(detail)["Production/deploy"]
+    assert production["decision"]["result"] == "approved"
+    assert "decision" not in actions(detail)["Staging/deploy"]
 
 
 def test_demo_waits_for_an_approval_from_another_process(tmp_path: Path) -> None:
@@ -85,16 +96,17 @@ def test_demo_waits_for_an_approval_from_another_process(tmp_path: Path) -> None
         deadline = time.monotonic() + 60
         while True:
             detail = demo_detail(directory, tmp_path)
-            waiting = detail is not None and any(
-                a["kind"] == "approval" and a["status"] == "waiting"
-                for a in actions(detail).values()
+            waiting = (
+                detail is not None and actions(detail)["Production/deploy"]["status"] == "waiting"
             )
             if waiting:
                 break
             assert proc.poll() is None, out.read_text()
             assert time.monotonic() < deadline, f"the demo never waited:\n{out.read_text()}"
             time.sleep(0.1)
-        assert not (directory / "server").exists()  # nothing deployed before the decision
+        # Staging was deployed and tested; production waits for the decision.
+        assert (directory / "server" / "staging" / "current" / "greeter.pyz").is_file()
+        assert not (directory / "server" / "production").exists()
 
         approved = run_cli(
             "--repo", str(directory), "approve", "demo", "--comment", "ship it", cwd=tmp_path
@@ -111,7 +123,7 @@ def test_demo_waits_for_an_approval_from_another_process(tmp_path: Path) -> None
     detail = demo_detail(directory, tmp_path)
     assert detail is not None
     assert detail["status"] == "succeeded"
-    (gate,) = [a for a in actions(detail).values() if a["kind"] == "approval"]
+    gate = actions(detail)["Production/deploy"]
     assert gate["decision"]["comment"] == "ship it"
     assert gate["decision"]["by"] == getpass.getuser()
 

@@ -36,6 +36,7 @@ stages:
             n=$(cat "$left"); echo $((n - 1)) > "$left"; [ "$n" -le 0 ] || exit 7
           fi
           cp version "$PIPEDECK_REPO_ROOT/deployed"
+          echo "$PIPEDECK_ENVIRONMENT ${PIPEDECK_ROLLBACK:-no}" >> "$PIPEDECK_REPO_ROOT/deploys"
 """
 
 
@@ -86,6 +87,9 @@ async def test_a_rollback_redeploys_the_earlier_artifact_without_building_it_aga
     assert [s.stage.name for s in store.detail(run).stages] == ["Production"]
     assert deployed(repo) == "1"
     assert builds(repo) == 2  # nothing was built for the rollback
+    # The deploy script is told where it deploys, and that this time it is a rollback.
+    deploys = (repo.root / "deploys").read_text().splitlines()
+    assert deploys == ["production no", "production no", "production 1"]
     current = store.ledger.current("production")
     assert current is not None
     assert (current.run_key, current.commit, current.rollback, current.sequence) == (

@@ -17,7 +17,7 @@ from pipedeck.tui.screens.environments import EnvironmentsScreen
 from pipedeck.tui.screens.main import MainScreen
 from pipedeck.tui.widgets.stage_graph import StageGraph
 from tests.conftest import FAST, RepoMaker, git
-from tests.tui.conftest import console, decide, latest, text_of, until
+from tests.tui.conftest import console, decide, latest, notifications, text_of, until
 
 PIPELINE = """
 name: ci
@@ -208,3 +208,41 @@ async def test_a_deploy_waiting_at_its_environments_gate_says_who_may_decide_and
         current = app.client.store.ledger.current("production")
         assert current is not None
         assert (current.commit, current.approved_by) == (second, current_user())
+
+
+KEEP_ONE = """
+name: ci
+retention: {runs: 1}
+stages:
+  - name: Build
+    actions:
+      - {name: make, kind: build, run: 'head -c 300000 /dev/zero > big; echo made'}
+"""
+
+
+def passed(app: PipedeckApp, number: int) -> bool:
+    run = latest(app)
+    return run is not None and run.number == number and run.status is Status.SUCCEEDED
+
+
+async def test_the_console_says_what_retention_freed_after_a_run(repo: RepoMaker) -> None:
+    repo.pipeline(KEEP_ONE)
+    repo.commit("Keep one run")
+    async with console(repo.root) as (app, pilot):
+        store = app.client.store
+        await pilot.press("s")
+        await until(pilot, lambda: passed(app, 1), "ci/1 to pass")
+        await pilot.press("s")
+        await until(pilot, lambda: passed(app, 2), "ci/2 to pass")
+        await until(
+            pilot,
+            lambda: any("pruned" in n for n in notifications(app)),
+            "the retention notice",
+        )
+        [said] = [n for n in notifications(app) if "pruned" in n]
+        assert said.startswith("Retention: 1 old run of ci pruned, ")
+        assert said.endswith(" kB freed.")
+        first = store.find_run("ci/1")
+        assert first.pruned_at is not None
+        assert not store.layout(first).root.exists()
+        assert store.layout(store.find_run("ci/2")).root.exists()

@@ -88,3 +88,7 @@ def test_execution_modes_waiting_superseded_held(snap_compare: SnapCompare, tmp_
     """A run inside Test, a newer one waiting to enter it, the one between them superseded,
     and the transition into Deploy disabled: all held by `pipedeck watch` in another process."""
     shoot(snap_compare, tmp_path, "modes")
+
+
+def test_the_environments(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "environments")

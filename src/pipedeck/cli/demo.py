@@ -48,7 +48,9 @@ def _trust_sample(root: Path) -> None:
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("pipedeck-demo")
 )
-@click.option("--approve", "auto_approve", is_flag=True, help="Approve the approval gate at once.")
+@click.option(
+    "--approve", "auto_approve", is_flag=True, help="Approve the production gate at once."
+)
 @click.option(
     "--headless",
     is_flag=True,
@@ -78,7 +80,7 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
     say(f"pipedeck: sample repository in {repo.root}", err=True)
     if not auto_approve:
         say(
-            f"pipedeck: when it waits for approval, answer from another shell:\n"
+            f"pipedeck: when production waits for approval, answer from another shell:\n"
             f"    uv run pipedeck --repo {directory} approve {DEMO_PIPELINE} --comment 'ship it'",
             err=True,
         )
@@ -95,6 +97,6 @@ def demo(opts: Options, directory: Path, auto_approve: bool, headless: bool, as_
     finally:
         lock.release()
     if result.status is Status.SUCCEEDED:
-        app = repo.root / "server" / "current" / "greeter.pyz"
+        app = repo.root / "server" / "production" / "current" / "greeter.pyz"
         say(f"pipedeck: deployed; try: python3 {app} you", err=True)
     sys.exit(0 if result.status is Status.SUCCEEDED else 1)

@@ -1,8 +1,9 @@
 """Builds the sample repository, commit by commit, the way a small project grows.
 
 The app is a tiny Python package; its pipeline builds a zipapp, tests and lints it in
-parallel, waits for approval, and deploys into `server/` inside the repository (ignored by
-git), so everything stays on this machine and needs nothing but Python.
+parallel, deploys it to staging, tests it there, and waits for a person before production.
+Each environment is a directory under `server/` inside the repository (ignored by git), so
+everything stays on this machine and needs nothing but Python.
 """
 
 from __future__ import annotations
@@ -50,15 +51,29 @@ if __name__ == "__main__":
     unittest.main()
 """
 
-PIPELINE = """\
-# The sample app's pipeline: Source -> Build -> Test (parallel) -> Approve -> Deploy.
+# The deploy script of both environments: $PIPEDECK_ENVIRONMENT says which it installs.
+INSTALL = """\
+          server="$PIPEDECK_REPO_ROOT/server/$PIPEDECK_ENVIRONMENT"
+          release="$server/releases/$PIPEDECK_RUN_NUMBER"
+          mkdir -p "$release"
+          cp "$PIPEDECK_INPUT_APP/$APP.pyz" "$release/"
+          ln -sfn "$release" "$server/current"
+          echo "$PIPEDECK_COMMIT" > "$release/COMMIT"
+          echo "deployed $PIPEDECK_RUN to $release\""""
+
+PIPELINE = f"""\
+# The sample app's pipeline: build once, test, deploy to staging, test against staging,
+# then production -- which waits for a person.
 name: demo
 variables:
   APP: greeter
+environments:
+  staging: {{approval: none}}        # continuous deployment: every green build goes here
+  production: {{approval: required}} # continuous delivery: a person decides
 stages:
   - name: Source
     actions:
-      - {name: checkout, kind: source, outputs: [source]}
+      - {{name: checkout, kind: source, outputs: [source]}}
 
   - name: Build
     actions:
@@ -67,7 +82,7 @@ stages:
         inputs: [source]
         outputs: [app]
         run: |
-          echo "building $APP from #{source.commit_short}"
+          echo "building $APP from #{{source.commit_short}}"
           python3 -m zipapp src -m "greeter:main" -o "$PIPEDECK_OUTPUT_APP/$APP.pyz"
           ls -l "$PIPEDECK_OUTPUT_APP"
 
@@ -92,27 +107,33 @@ stages:
         inputs: [app]
         run: python3 "$PIPEDECK_INPUT_APP/$APP.pyz" pipeline | grep -q "Hello, pipeline!"
 
-  - name: Approve
+  - name: Staging
     actions:
-      - name: ship-it
-        kind: approval
-        message: "Deploy #{source.commit_short} (#{source.subject}) to the local server?"
-        timeout: 1h
-
-  - name: Deploy
-    actions:
-      - name: local-server
+      - name: deploy
         kind: deploy
-        environment: local
+        environment: staging
         inputs: [app]
         run: |
-          server="$PIPEDECK_REPO_ROOT/server"
-          release="$server/releases/$PIPEDECK_RUN_NUMBER"
-          mkdir -p "$release"
-          cp "$PIPEDECK_INPUT_APP/$APP.pyz" "$release/"
-          ln -sfn "$release" "$server/current"
-          echo "$PIPEDECK_COMMIT" > "$release/COMMIT"
-          echo "deployed $PIPEDECK_RUN to $release"
+{INSTALL}
+
+  - name: Integration
+    actions:
+      - name: against-staging
+        kind: test
+        run: |
+          app="$PIPEDECK_REPO_ROOT/server/staging/current/$APP.pyz"
+          test "$(python3 "$app" staging)" = "Hello, staging!"
+          test "$(python3 "$app" "  ")" = "Hello, stranger!"
+          echo "staging answers as it should"
+
+  - name: Production
+    actions:
+      - name: deploy
+        kind: deploy
+        environment: production
+        inputs: [app]
+        run: |
+{INSTALL}
 """
 
 HISTORY: list[tuple[str, dict[str, str]]] = [

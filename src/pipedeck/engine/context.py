@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipedeck.definition.model import Action, Pipeline, Stage
+from pipedeck.definition.model import Action, ActionKind, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
 from pipedeck.engine.environment import action_base
 from pipedeck.engine.events import Event, RunRef
@@ -91,6 +91,11 @@ class RunContext:
                 ACTION_TOKEN_VAR: self.action_token(stage, action),
             }
         )
+        if action.kind is ActionKind.DEPLOY:
+            # One deploy script can serve every environment it is pointed at.
+            env["PIPEDECK_ENVIRONMENT"] = self.pipeline.environment_of(stage, action)
+        if self.run.kind == "rollback":
+            env["PIPEDECK_ROLLBACK"] = "1"
         return env
 
 

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from pipedeck.engine import EnvironmentView
 from pipedeck.store import Deployment, Store
-from pipedeck.tui.clock import Clock, elapsed
+from pipedeck.tui.clock import Clock, age, elapsed
 from pipedeck.tui.look import icon
 from pipedeck.tui.text import markup, rich_plain
 from pipedeck.tui.widgets.key_bar import KeyBar
@@ -33,6 +33,10 @@ class EnvironmentChoice:
 
 def _when(stamp: str | None) -> str:
     return (stamp or "")[:16].replace("T", " ")
+
+
+def _ago(clock: Clock, stamp: str | None) -> str:
+    return f"{age(clock, stamp)} ago" if stamp else ""
 
 
 class EnvironmentsScreen(Screen[EnvironmentChoice | None]):
@@ -72,7 +76,7 @@ class EnvironmentsScreen(Screen[EnvironmentChoice | None]):
                 rich_plain(current.commit[:7] if current else ""),
                 rich_plain(current.commit_subject[:40] if current else "nothing deployed yet"),
                 rich_plain(current.run_key if current else ""),
-                rich_plain(_when(current.finished_at) if current else ""),
+                rich_plain(_ago(self.clock, current.finished_at) if current else ""),
                 rich_plain((current.approved_by or "") if current else ""),
                 rich_plain("" if view.behind is None else str(view.behind)),
                 rich_plain(approval, "yellow" if view.approval.value == "required" else "green"),
