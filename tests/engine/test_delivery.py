@@ -120,6 +120,22 @@ async def test_required_approval_makes_the_deploy_wait_and_a_switch_makes_it_con
     assert git(repo.root, "rev-list", "-n1", "pipedeck/production@2") == sha
 
 
+async def test_a_gates_message_shows_the_commit_subject_as_written(
+    repo: RepoMaker, engine: Engine
+) -> None:
+    repo.pipeline(DEPLOY.replace("RULES", "{approval: required}"))
+    sha = repo.commit("Use #{pipeline.commit} and #{variables.X}")
+    run = await engine.start(engine.project.pipeline("ci"))
+    await waiting_at_ship(engine, run)
+    gate = engine.project.store.detail(run).stages[2].actions[0].approval
+    assert gate is not None
+    assert gate.message == (
+        f"Deploy {sha[:7]} (Use #{{pipeline.commit}} and #{{variables.X}}) to production?"
+    )
+    engine.reject(run, "not now", by="alice")
+    assert (await engine.wait(run)).status is Status.FAILED
+
+
 async def test_an_approval_earlier_in_the_run_counts_for_the_environment(
     repo: RepoMaker, engine: Engine
 ) -> None:

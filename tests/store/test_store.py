@@ -36,6 +36,29 @@ def test_wal_mode_and_layout(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_second_store_in_a_process_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """POSIX drops every lock a process holds on a file when it closes any descriptor of it.
+    A second Store opened beside a first must not do that, or another process that closes
+    its connection takes the database for unused and deletes the write-ahead log the first
+    one still writes to: its later runs are lost."""
+    state = tmp_path / "state"
+    engine = Store(state)
+    new_run(engine)
+    Store(state).close()  # the console opens more than one (its survey thread's, say)
+    wal = state / "pipedeck.db-wal"
+    listing = (
+        "import sys; from pathlib import Path; from pipedeck.store import Store;"
+        " print(len(Store(Path(sys.argv[1])).runs()))"
+    )
+    once = subprocess.run([sys.executable, "-c", listing, str(state)], capture_output=True)
+    assert once.returncode == 0, once.stderr
+    assert wal.exists()  # the other process knew it was not the last one
+    new_run(engine)
+    again = subprocess.run([sys.executable, "-c", listing, str(state)], capture_output=True)
+    assert again.stdout.decode().split() == ["2"]
+    engine.close()
+
+
 def test_numbers_are_unique_when_processes_race(tmp_path: Path) -> None:
     state = tmp_path / "state"
     Store(state).close()

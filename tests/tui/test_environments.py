@@ -15,6 +15,7 @@ from pipedeck.tui.screens.approval import ApprovalDialog
 from pipedeck.tui.screens.confirm import ConfirmScreen
 from pipedeck.tui.screens.environments import EnvironmentsScreen
 from pipedeck.tui.screens.main import MainScreen
+from pipedeck.tui.widgets.run_list import RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
 from tests.conftest import FAST, RepoMaker, git
 from tests.tui.conftest import console, decide, latest, notifications, text_of, until
@@ -103,8 +104,9 @@ async def test_e_shows_each_environments_release_and_enter_shows_a_deploys_run(
         screen = await open_environments(app, pilot)
         table = screen.query_one("#environment-rows", DataTable)
         [row] = rows(table)
-        assert row[:8] == ["production", "#2", second[:7], "version 2", "ci/2", row[5], "", "1"]
-        assert row[8] == "none"
+        assert row[:7] == ["production", "#2", second[:7], "version 2", "1", "none", ""]
+        assert row[7:] == ["ci/2", row[8], ""]
+        assert row[8].endswith(" ago")
         deploys = rows(screen.query_one("#deployment-rows", DataTable))
         assert [(d[0], d[2], d[4]) for d in deploys] == [
             ("#2", second[:7], "ci/2"),
@@ -133,6 +135,18 @@ async def test_r_rolls_back_to_a_deploy_after_naming_what_goes_and_what_comes(
     assert builds(repo) == 2
     async with console(repo.root) as (app, pilot):
         store = app.client.store
+        await open_environments(app, pilot)
+        await pilot.press("enter", "r")  # the release it runs now: deployed again, if asked
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        question = text_of(app.screen.query_one(".question", Static))
+        assert question.splitlines()[:3] == [
+            "Deploy ci/2 to production again?",
+            "",
+            f"production runs it now: {second[:7]} version 2",
+        ]
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+
         await open_environments(app, pilot)
         await pilot.press("enter", "down", "r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
@@ -169,10 +183,14 @@ async def test_r_rolls_back_to_a_deploy_after_naming_what_goes_and_what_comes(
         assert current is not None
         assert (current.commit, current.rollback, current.sequence) == (first, True, 3)
         assert git(repo.root, "rev-parse", "pipedeck/production^{commit}") == first
+        runs = app.main.query_one(RunList)
+        await until(pilot, lambda: "↩" in str(runs.get_option("ci/3").prompt), "ci/3 marked")
+        assert "↩" not in str(runs.get_option("ci/2").prompt)
 
         screen = await open_environments(app, pilot)
         [row] = rows(screen.query_one("#environment-rows", DataTable))
-        assert row[1:5] == ["#3", first[:7], "version 1", "ci/3"]
+        assert row[1:5] == ["#3", first[:7], "version 1", "1"]  # a commit behind main
+        assert row[7] == "ci/3"
         assert "rollback" in rows(screen.query_one("#deployment-rows", DataTable))[0][-1]
 
 

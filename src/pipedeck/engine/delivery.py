@@ -72,8 +72,15 @@ async def admit(ctx: RunContext, job: ActionJob) -> tuple[Outcome | None, str | 
         if approved_by is None:
             timeout = job.action.timeout or ctx.settings.approval_timeout
             message = f"Deploy {ctx.commit.short} ({ctx.commit.subject}) to {environment}?"
+            if ctx.run.kind == "rollback" and ctx.run.rollback_of is not None:
+                back_to = ctx.store.run_by_id(ctx.run.rollback_of).key
+                message = (
+                    f"Roll {environment} back to {ctx.commit.short} ({ctx.commit.subject}),"
+                    f" the release of {back_to}?"
+                )
             write_log(ctx, job, f"pipedeck: {environment} requires approval before a deploy\n")
-            record = await ask(ctx, job, message, timeout, gate_of(ctx, environment))
+            gate = gate_of(ctx, environment)
+            record = await ask(ctx, job, message, timeout, gate, template=False)
             outcome = decided(record, timeout)
             if outcome.status is not Status.SUCCEEDED:
                 return outcome, None

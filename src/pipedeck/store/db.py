@@ -244,7 +244,12 @@ def private(path: Path) -> None:
 def connect(path: Path) -> sqlite3.Connection:
     private(path.parent)
     # Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # Only when it is new: closing any descriptor of a file drops every POSIX lock the
+    # process holds on it, so opening and closing an existing database beside a connection
+    # this process already has would free that connection's locks, and another process
+    # would take the database for unused and delete the write-ahead log it still writes to.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             if file.stat().st_mode & 0o777 != 0o600:

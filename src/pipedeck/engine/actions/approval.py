@@ -78,10 +78,19 @@ def gate_of(ctx: RunContext, environment: str) -> Gate:
 
 
 async def ask(
-    ctx: RunContext, job: ActionJob, message: str, timeout: float, gate: Gate
+    ctx: RunContext,
+    job: ActionJob,
+    message: str,
+    timeout: float,
+    gate: Gate,
+    *,
+    template: bool = True,
 ) -> ApprovalRecord | None:
     """Open an approval on the job's action (or find the one it has, when the run is taken
-    up again) and wait for its decision; None if the run is stopped meanwhile."""
+    up again) and wait for its decision; None if the run is stopped meanwhile.
+
+    `template`: `message` is the pipeline file's, with `#{...}` references to resolve; a
+    message made of commit text is not, and is kept as written."""
     action = job.action
     approval = ctx.store.approval(job.record.id) if job.record.status is Status.WAITING else None
     if approval is not None:
@@ -93,7 +102,7 @@ async def ask(
         )
         write_log(ctx, job, "pipedeck: taken up again, still waiting for approval\n")
     else:
-        message = ctx.variables.resolve(message)
+        message = ctx.variables.resolve(message) if template else message
         expires_at = format_time(datetime.now(UTC) + timedelta(seconds=timeout))
         ctx.store.open_approval(
             job.record.id,

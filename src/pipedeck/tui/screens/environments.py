@@ -63,9 +63,10 @@ class EnvironmentsScreen(Screen[EnvironmentChoice | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#environment-rows", DataTable)
+        # What tells environments apart first, so it fits in 80 columns; then the details.
         table.add_columns(
-            "environment", "release", "commit", "subject", "run", "deployed", "by", "behind",
-            "approval", "on the way",
+            "environment", "release", "commit", "subject", "behind", "approval", "on the way",
+            "run", "deployed", "by",
         )  # fmt: skip
         for view in self.views:
             current = view.current
@@ -74,13 +75,13 @@ class EnvironmentsScreen(Screen[EnvironmentChoice | None]):
                 rich_plain(view.name, "bold"),
                 rich_plain(f"#{current.sequence}" if current else "—"),
                 rich_plain(current.commit[:7] if current else ""),
-                rich_plain(current.commit_subject[:40] if current else "nothing deployed yet"),
-                rich_plain(current.run_key if current else ""),
-                rich_plain(_ago(self.clock, current.finished_at) if current else ""),
-                rich_plain((current.approved_by or "") if current else ""),
+                rich_plain(current.commit_subject[:30] if current else "nothing deployed yet"),
                 rich_plain("" if view.behind is None else str(view.behind)),
                 rich_plain(approval, "yellow" if view.approval.value == "required" else "green"),
                 rich_plain(", ".join(view.on_the_way)),
+                rich_plain(current.run_key if current else ""),
+                rich_plain(_ago(self.clock, current.finished_at) if current else ""),
+                rich_plain((current.approved_by or "") if current else ""),
                 key=view.name,
             )
         deploys = self.query_one("#deployment-rows", DataTable)
@@ -117,7 +118,11 @@ class EnvironmentsScreen(Screen[EnvironmentChoice | None]):
                 key=key,
             )
         self.query_one("#environment-title", Static).update(
-            markup("[b]$env[/b] — $n deploys, newest first", env=environment, n=len(history))
+            markup(
+                "[b]$env[/b] — $n, newest first",
+                env=environment,
+                n=f"{len(history)} deploy{'s' * (len(history) != 1)}",
+            )
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

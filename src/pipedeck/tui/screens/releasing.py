@@ -17,6 +17,8 @@ from pipedeck.tui.screens.part import ScreenPart
 from pipedeck.tui.text import markup
 
 if TYPE_CHECKING:
+    from textual.content import Content
+
     from pipedeck.definition import Pipeline
     from pipedeck.store import Deployment, Store
     from pipedeck.tui.clock import Clock
@@ -55,8 +57,6 @@ class Releasing(ScreenPart):
         self._confirm_rollback(choice.deployment)
 
     def _confirm_rollback(self, target: Deployment) -> None:
-        from pipedeck.tui.screens.confirm import ConfirmScreen
-
         store = self.store
         pipeline = next((p for p in self.pipelines if p.name == target.pipeline), None)
         if pipeline is None or target.stage is None:
@@ -66,6 +66,18 @@ class Releasing(ScreenPart):
         if run.kind == "rollback" and run.rollback_of is not None:
             run = store.run_by_id(run.rollback_of)  # what it brought back is the release
         current = store.ledger.current(target.environment)
+        if current is not None and current.commit == target.commit:
+            question = markup(
+                "Deploy $run to $env again?\n\n$env runs it now: $c $s\n\n"
+                "$stage runs again with $run's artifacts; nothing is built.",
+                env=target.environment,
+                run=run.key,
+                c=target.commit[:7],
+                s=target.commit_subject,
+                stage=target.stage,
+            )
+            self._ask_rollback(question, pipeline, target.stage, run.id)
+            return
         going = f"{current.commit[:7]} {current.commit_subject}" if current else "nothing now"
         question = markup(
             "Roll $env back to $run?\n\nGoing out:   $going\nComing back: $c $s\n\n"
@@ -78,9 +90,14 @@ class Releasing(ScreenPart):
             stage=target.stage,
         )
 
+        self._ask_rollback(question, pipeline, target.stage, run.id)
+
+    def _ask_rollback(self, question: Content, pipeline: Pipeline, stage: str, to: int) -> None:
+        from pipedeck.tui.screens.confirm import ConfirmScreen
+
         def answer(yes: bool | None) -> None:
-            if yes and target.stage is not None:
-                self._roll_back(pipeline, target.stage, run.id)
+            if yes:
+                self._roll_back(pipeline, stage, to)
 
         self.app.push_screen(ConfirmScreen(question, yes="Roll back"), answer)
 

@@ -93,6 +93,10 @@ class RunList(OptionList):
             # Its pipeline file had uncommitted edits: the run is not what the commit says.
             label.append(run.commit[:7], style="cyan")
             label.append("✎ ", style="yellow")
+        elif run.kind == "rollback":
+            # A rollback brings an older commit back: say so beside it.
+            label.append(run.commit[:7], style="cyan")
+            label.append("↩ ", style="magenta")
         else:
             label.append(f"{run.commit[:7]} ", style="cyan")
         if run.waiting_for and run.status.active:
