@@ -19,10 +19,11 @@ from pathlib import Path
 from rich.segment import Segment
 from textual.pilot import Pilot
 
-from pipedeck.engine import requests
+from pipedeck.engine import Engine, Project, requests
 from pipedeck.store import Status
 from pipedeck.tui.app import PipedeckApp
 from pipedeck.tui.screens.approval import ApprovalDialog
+from pipedeck.tui.screens.environments import EnvironmentsScreen
 from pipedeck.tui.screens.help import HelpScreen
 from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
@@ -32,7 +33,7 @@ from pipedeck.tui.screens.variables import VariablesScreen
 from pipedeck.tui.widgets.run_list import RunList
 from pipedeck.tui.widgets.stage_graph import StageGraph
 from pipedeck.visible import visible
-from tests.conftest import RepoMaker, git
+from tests.conftest import FAST, RepoMaker, git
 from tests.tui.conftest import console, latest, until
 
 CLICK = "[@click=screen.approve]notes[/]"
@@ -315,3 +316,45 @@ def test_the_corpus_is_what_the_repository_holds(repo: RepoMaker) -> None:
     assert "\x1b[2J\x1b[Hcleared the screen" in subjects
     assert "\u202eright to left\u202c override" in subjects
     assert Path(repo.root, "pipelines", f"{BROKEN_NAME}.yml").exists()
+
+
+DEPLOYS = """
+name: ci
+stages:
+  - name: Source
+    actions: [{name: checkout, kind: source, outputs: [source]}]
+  - name: Production
+    actions: [{name: ship, kind: deploy, inputs: [source], run: 'echo shipped'}]
+"""
+
+
+async def test_the_environments_show_deployed_commit_subjects_as_written(
+    repo: RepoMaker,
+) -> None:
+    repo.pipeline(DEPLOYS)
+    project = Project.open(repo.root)
+    engine = Engine(project, FAST)
+    try:
+        for text in (CORPUS[0], CLICK):
+            commit(repo, text, author="Mallory")
+            assert (await engine.run(project.pipeline("ci"))).status is Status.SUCCEEDED
+    finally:
+        await engine.close()
+        project.close()
+    async with console(repo.root, size=(160, 50), toasts=True) as (app, pilot):
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnvironmentsScreen), "environments")
+        await until(pilot, lambda: visible(CORPUS[0]) in shown(app), "the older deploy")
+        assert_shown(app, CLICK, "the current release and the newest deploy")
+        check_safe(app)
+        x, y = where(app, CLICK)
+        await pilot.click(offset=(x + 2, y))
+        await settle(pilot)
+        # Clicking the text does nothing but what a click on its row does: highlight it.
+        assert isinstance(app.screen, EnvironmentsScreen)
+        await pilot.press("down", "r")  # to the older deploy: the confirmation names both
+        await until(pilot, lambda: "Going out:" in shown(app), "the confirmation")
+        assert_shown(app, CLICK, "what goes out")
+        assert_shown(app, CORPUS[0], "what comes back")
+        check_safe(app)
+        await pilot.press("n")
