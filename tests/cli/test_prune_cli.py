@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import RepoMaker, run_cli
 
@@ -86,3 +92,43 @@ def test_retention_after_each_run_keeps_the_releases_a_rollback_can_return_to(
     dry = json.loads(run_cli("prune", "--dry-run", "--json", cwd=repo.root, check=True).stdout)
     assert dry["runs"] == []
     assert sorted(dry["kept_for_releases"]) == ["ci/4", "ci/5", "ci/6", "ci/7"]
+
+
+@contextmanager
+def undeletable(path: Path) -> Iterator[None]:
+    """A file even root cannot delete: immutable, as on a read-only mount."""
+    path.write_text("stuck\n")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable files (chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_run_that_cannot_be_removed_is_reported_and_tried_again(repo: RepoMaker) -> None:
+    pipeline(repo)
+    for _ in range(3):
+        run_cli("run", "ci", cwd=repo.root, check=True)
+    with undeletable(run_dir(repo, 1) / "stuck"):
+        # After a run: retention fails on ci/1, removes ci/2, and the run keeps its status.
+        pipeline(repo, "retention: {runs: 2}")
+        ran = run_cli("run", "ci", cwd=repo.root)
+        assert ran.returncode == 0, ran.stderr
+        assert "Traceback" not in ran.stderr
+        assert show(repo, "ci/4")["status"] == "succeeded"
+        assert show(repo, "ci/4")["error"] is None
+        assert not run_dir(repo, 2).exists()
+
+        # By hand: the same, said, and exit 1; nothing else is held back by it.
+        pipeline(repo, "retention: {runs: 1}")
+        pruned = run_cli("prune", cwd=repo.root)
+        assert pruned.returncode == 1
+        assert "Traceback" not in pruned.stderr
+        assert pruned.stderr.startswith("pipedeck: could not remove all of ci/1: ")
+        assert "the next prune tries again" in pruned.stderr
+        assert not run_dir(repo, 3).exists() and run_dir(repo, 4).is_dir()
+        dry = json.loads(run_cli("prune", "--dry-run", "--json", cwd=repo.root).stdout)
+        assert [r["run"] for r in dry["runs"]] == ["ci/1"]
+    assert run_cli("prune", cwd=repo.root).returncode == 0
+    assert not run_dir(repo, 1).exists()

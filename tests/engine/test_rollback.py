@@ -144,6 +144,21 @@ async def test_what_a_rollback_refuses_and_why(repo: RepoMaker, engine: Engine) 
     ):
         await engine.rollback(changed, "Production", store.find_run("ci/1"))
 
+    # The deploy now goes to another environment: rolling back would send the old release
+    # there, not back where it was.
+    repo.pipeline(
+        PIPELINE.replace("RULE", "").replace(
+            "        kind: deploy\n", "        kind: deploy\n        environment: live\n"
+        )
+    )
+    repo.commit("rename the environment")
+    renamed = engine.project.pipeline("ci")
+    with pytest.raises(
+        EngineError,
+        match=r"Production changed since ci/1 ran \(ship: environment production → live\)",
+    ):
+        await engine.rollback(renamed, "Production", store.find_run("ci/1"))
+
 
 async def test_a_stage_that_fails_rolls_itself_back_once(repo: RepoMaker, engine: Engine) -> None:
     first = write(repo, "1", "rollback")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from pipedeck.cli.context import Options, print_json, say
@@ -22,7 +24,11 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
     project = opts.project()
     kept = {p.name: p.retention.runs for p in project.load().pipelines}
     plan = engine.plan_prune(project.store, lambda name: kept.get(name, engine.DEFAULT_RUNS))
-    freed = plan.size if dry_run else engine.prune(project.store, plan)
+    if dry_run:
+        freed, failed = plan.size, []
+    else:
+        result = engine.prune(project.store, plan)
+        freed, failed = result.freed, result.failed
     if as_json:
         print_json(
             {
@@ -30,8 +36,11 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
                 "runs": [{"run": p.run.key, "bytes": p.size} for p in plan.runs],
                 "kept_for_releases": [r.key for r in plan.kept_for_releases],
                 "freed": freed,
+                "failed": failed,
             }
         )
+        if failed:
+            sys.exit(1)
         return
     for item in plan.runs:
         say(f"{item.run.key:<20} {engine.human_size(item.size):>10}")
@@ -41,3 +50,7 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
     verb = "would free" if dry_run else "freed"
     runs = len(plan.runs)
     say(f"{verb} {engine.human_size(freed)} ({runs} run{'s' * (runs != 1)})")
+    for why in failed:
+        say(f"pipedeck: could not remove all of {why}; the next prune tries again", err=True)
+    if failed:
+        sys.exit(1)

@@ -311,13 +311,22 @@ class Approval(StrEnum):
 Window = Annotated[str, BeforeValidator(check_window)]
 
 
+def _check_approver(value: Any) -> Any:
+    if isinstance(value, str) and (not value or value != "".join(value.split())):
+        raise ValueError(f"an approver is one OS account name, without spaces (got {value!r})")
+    return value
+
+
+Approver = Annotated[str, BeforeValidator(_check_approver), Field(max_length=MAX_NAME)]
+
+
 class Environment(_Strict):
     """Where deploys go, and the rules a deploy there obeys."""
 
     approval: Approval = Approval.NONE
     """required: a person approves every deploy (an approval action earlier in the run
     counts; otherwise the deploy itself waits); none: deploys go out on their own."""
-    approvers: list[str] = Field(default_factory=list)
+    approvers: list[Approver] = Field(default_factory=list)
     """OS account names that may decide; empty: anyone."""
     prevent_self_approval: bool = False
     """The commit's author (by git e-mail) may not approve its deploy."""

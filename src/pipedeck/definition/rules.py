@@ -75,14 +75,37 @@ def _delivery(data: dict[str, Any], stages: list[Any], actions: list[_Action]) -
         for name in environments:
             if isinstance(name, str) and (problem := _tag_safe(name)):
                 yield Finding(("environments", name), problem, "key")
+    fed: set[str] = set()
     for action in actions:
+        if action.kind is not ActionKind.DEPLOY:
+            continue
         name = action.raw.get("environment")
-        if (
-            action.kind is ActionKind.DEPLOY
-            and isinstance(name, str)
-            and (problem := _tag_safe(name))
-        ):
-            yield Finding((*action.path, "environment"), problem)
+        if isinstance(name, str):
+            fed.add(name)
+            if problem := _tag_safe(name):
+                yield Finding((*action.path, "environment"), problem)
+            continue
+        stage_name = stages[action.stage_index].get("name")
+        if name is None and isinstance(stage_name, str):
+            # No `environment:`: the stage's name in lower case, which must name a tag too.
+            fed.add(stage_name.lower())
+            if problem := _tag_safe(stage_name.lower()):
+                yield Finding(
+                    ("stages", action.stage_index, "name"),
+                    f"{problem}; name this deploy's environment (environment: NAME)",
+                )
+    if isinstance(environments, dict):
+        for name in environments:
+            if isinstance(name, str) and name not in fed:
+                # Rules no deploy obeys are a gate that is not there: say so, not nothing.
+                feeds = ", ".join(sorted(fed)) or "none"
+                yield Finding(
+                    ("environments", name),
+                    f"no deploy of this pipeline goes to {name!r}, so its rules guard nothing"
+                    f" (its deploys go to: {feeds}; a deploy without `environment:` goes to"
+                    " its stage's name in lower case)",
+                    "key",
+                )
     parallel = data.get("execution_mode") == "parallel"
     for si, stage in _items(stages):
         rule = stage.get("on_failure")

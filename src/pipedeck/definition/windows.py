@@ -20,6 +20,12 @@ def check_window(value: Any) -> Any:
     """A pydantic validator: the expression parses and names at least one moment."""
     if not isinstance(value, str):
         return value
+    fields = len(value.split())
+    if fields != 5:
+        # cronsim also takes a sixth field, seconds; a window opens on whole minutes.
+        raise ValueError(
+            f"{value!r} has {fields} fields; a deploy window is five: minute hour day month weekday"
+        )
     try:
         next(CronSim(value, _SEARCH_FROM))
     except CronSimError as exc:

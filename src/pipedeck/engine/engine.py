@@ -35,6 +35,7 @@ from pipedeck.store import (
     RunDetail,
     RunRecord,
     Status,
+    StoreError,
     space,
 )
 from pipedeck.store.retries import RetryError, RetryPlan
@@ -223,16 +224,23 @@ class Engine:
         """Retention, after each run: the pipeline's runs beyond `retention.runs` lose
         their files (never a run a rollback may need; see `retention`)."""
         store = self.project.store
-        plan = retention.plan_prune(store, lambda _: pipeline.retention.runs, pipeline.name)
-        marked = retention.mark(store, plan)
-        if not marked:
+        try:
+            plan = retention.plan_prune(store, lambda _: pipeline.retention.runs, pipeline.name)
+            marked = retention.mark(store, plan)
+            if not marked:
+                return
+            roots = {store.layout(p.run).root: p for p in marked}
+            failed = await asyncio.to_thread(retention.remove, list(roots))
+        except (OSError, StoreError) as exc:
+            # Housekeeping: the run that just ended keeps its own status whatever happens.
+            log.warning("retention of %s failed: %s", pipeline.name, exc)
             return
-        await asyncio.to_thread(retention.remove, [store.layout(p.run).root for p in marked])
         self.bus.publish(
             RunsPruned(
                 pipeline=pipeline.name,
-                runs=[p.run.key for p in marked],
-                freed=sum(p.size for p in marked),
+                runs=[p.run.key for root, p in roots.items() if root not in failed],
+                freed=sum(p.size for root, p in roots.items() if root not in failed),
+                failed=[f"{roots[root].run.key}: {why}" for root, why in failed.items()],
             )
         )
 

@@ -127,6 +127,9 @@ class RunsPruned(Event):
     runs: list[str]
     freed: int
     """Bytes."""
+    failed: list[str] = field(default_factory=list)
+    """`pipeline/n: why` for each run whose files could not all be removed (tried again
+    next time)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

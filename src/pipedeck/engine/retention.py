@@ -81,12 +81,12 @@ def plan_prune(
     for name in names:
         runs = store.runs(name, limit=None)
         for run in sorted(runs, key=lambda r: r.number, reverse=True)[keep_runs(name) :]:
-            if run.pruned_at is not None:
-                continue
+            root = store.layout(run).root
+            if run.pruned_at is not None and not os.path.lexists(root):
+                continue  # done; one whose removal failed part-way is tried again
             if run.id in keep:
                 kept.append(run)
                 continue
-            root = store.layout(run).root
             pruned.append(Pruned(run, tree_size(root) if root.exists() else 0))
     return PrunePlan(pruned, kept)
 
@@ -101,17 +101,34 @@ def mark(store: Store, plan: PrunePlan) -> list[Pruned]:
     return marked
 
 
-def remove(roots: list[Path]) -> None:
-    """Remove marked runs' directories (in a thread: it touches only files)."""
+def remove(roots: list[Path]) -> dict[Path, str]:
+    """Remove marked runs' directories (in a thread: it touches only files). One that
+    cannot be removed (a file root cannot delete either: immutable, on a read-only mount)
+    does not stop the others; returns each failure's reason, and the next prune tries it
+    again."""
+    failed: dict[Path, str] = {}
     for root in roots:
-        remove_tree(root)
+        try:
+            remove_tree(root)
+        except OSError as exc:
+            failed[root] = f"{exc.strerror or exc}: {exc.filename or root}"
+    return failed
 
 
-def prune(store: Store, plan: PrunePlan) -> int:
-    """Carry out `plan`; the bytes freed."""
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    freed: int
+    failed: list[str]
+    """`pipeline/n: why` for each run whose files could not all be removed."""
+
+
+def prune(store: Store, plan: PrunePlan) -> PruneResult:
+    """Carry out `plan`."""
     marked = mark(store, plan)
-    remove([store.layout(item.run).root for item in marked])
-    return sum(item.size for item in marked)
+    roots = {store.layout(item.run).root: item for item in marked}
+    failed = remove(list(roots))
+    freed = sum(item.size for root, item in roots.items() if root not in failed)
+    return PruneResult(freed, [f"{roots[root].run.key}: {why}" for root, why in failed.items()])
 
 
 def human_size(size: float) -> str:

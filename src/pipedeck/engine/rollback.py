@@ -110,9 +110,11 @@ def default_target(
     return found[0]
 
 
-def structure_changes(store: Store, target: RunRecord, stage: Stage) -> list[str]:
-    """How the stage differs from what `target` ran: actions added or removed, a kind or a
-    run order changed."""
+def structure_changes(
+    store: Store, target: RunRecord, stage: Stage, pipeline: Pipeline
+) -> list[str]:
+    """How the stage differs from what `target` ran: actions added or removed, a kind, a
+    run order or a deploy's environment changed (a rollback must go where the release went)."""
     record = _stage_record(store, target, stage.name)
     then = {a.action.name: a.action for a in record.actions} if record else {}
     now = {a.name: a for a in stage.actions}
@@ -124,6 +126,10 @@ def structure_changes(store: Store, target: RunRecord, stage: Stage) -> list[str
             changes.append(f"{name}: kind {old.kind} → {new.kind.value}")
         if old.run_order != new.run_order:
             changes.append(f"{name}: run order {old.run_order} → {new.run_order}")
+        if new.kind is ActionKind.DEPLOY and old.kind == new.kind.value:
+            going = pipeline.environment_of(stage, new)
+            if old.environment is not None and old.environment != going:
+                changes.append(f"{name}: environment {old.environment} → {going}")
     return sorted(changes)
 
 
@@ -179,7 +185,7 @@ def plan(
         raise EngineError(
             f"{key} did not succeed in {stage.name} ({how}): there is nothing of it to return to"
         )
-    changes = structure_changes(store, target, stage)
+    changes = structure_changes(store, target, stage, current)
     if changes:
         raise EngineError(
             f"{stage.name} changed since {key} ran ({'; '.join(changes)}): a rollback runs the"

@@ -339,11 +339,18 @@ class MainScreen(Approving, Releasing, Steering, Screen[None]):
             from pipedeck.engine import human_size
 
             count = len(event.runs)
-            self.notify(
-                f"Retention: {count} old run{'s' * (count != 1)} of {event.pipeline} pruned,"
-                f" {human_size(event.freed)} freed.",
-                timeout=6,
-            )
+            if count:
+                self.notify(
+                    f"Retention: {count} old run{'s' * (count != 1)} of {event.pipeline}"
+                    f" pruned, {human_size(event.freed)} freed.",
+                    timeout=6,
+                )
+            for why in event.failed:
+                self.notify(
+                    f"Retention could not remove all of {why}; it tries again later.",
+                    severity="warning",
+                    timeout=10,
+                )
         if isinstance(event, WatchStarted) and event.mode == "polling":
             self.notify(f"Polling for commits: {event.reason}", severity="warning", timeout=10)
         if isinstance(event, RunFinished):
