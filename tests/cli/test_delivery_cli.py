@@ -83,6 +83,18 @@ def test_environments_and_deployments_say_what_runs_where(repo: RepoMaker) -> No
     assert f"#1 {first[:7]} ci/1" in shown and "1 commit behind" in shown
     listed = run_cli("deployments", cwd=repo.root, check=True).stdout.splitlines()
     assert listed[0].startswith("production #1") and "version 1" in listed[0]
+    assert production["rules_differ_in"] == []
+
+    # Another pipeline with rules of its own for production: said, not hidden.
+    repo.pipeline(
+        "name: hotfix\nenvironments:\n  production: {approval: required}\nstages:\n"
+        "  - {name: Production, actions: [{name: ship, kind: deploy, run: 'true'}]}\n",
+        name="hotfix",
+    )
+    repo.commit("a hotfix pipeline")
+    assert environments(repo)["production"]["rules_differ_in"] == ["ci", "hotfix"]
+    shown = run_cli("environments", cwd=repo.root, check=True).stdout
+    assert "rules differ between ci, hotfix: each deploy obeys its own file's" in shown
 
 
 def test_switching_an_environment_is_recorded_and_shown(repo: RepoMaker) -> None:
@@ -129,6 +141,15 @@ def test_rollback_from_the_command_line(repo: RepoMaker) -> None:
     assert again.stderr == (
         "pipedeck: ci/3 is itself a rollback; roll back to the run it brought back (ci/1)\n"
     )
+    # Careless targets are refused as such, never taken for "the default".
+    for to, said in [
+        ("", "pipedeck: 'ci/' is not a run; write PIPELINE/NUMBER or PIPELINE\n"),
+        ("99999999999999999999999", "pipedeck: no run 'ci/99999999999999999999999'\n"),
+    ]:
+        careless = run_cli("rollback", "ci", "Production", "--to", to, cwd=repo.root)
+        assert (careless.returncode, careless.stderr) == (1, said)
+    limit = run_cli("deployments", "--limit", "0", cwd=repo.root)
+    assert limit.returncode == 2 and "Traceback" not in limit.stderr
 
 
 def test_run_of_a_run_runs_its_commit_with_the_pipeline_committed_then(repo: RepoMaker) -> None:

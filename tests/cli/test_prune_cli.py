@@ -63,8 +63,9 @@ def test_prune_says_what_it_frees_and_keeps_the_records(repo: RepoMaker) -> None
     assert [run_dir(repo, n).exists() for n in (1, 2, 3, 4)] == [False, False, False, True]
     assert show(repo, "ci/1")["pruned_at"].endswith("Z")
     assert show(repo, "ci/4")["pruned_at"] is None
-    listed = run_cli("runs", cwd=repo.root, check=True).stdout
-    assert all(f"ci/{n} " in listed for n in (1, 2, 3, 4))  # the history stays
+    listed = run_cli("runs", cwd=repo.root, check=True).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == ["ci/4", "ci/3", "ci/2", "ci/1"]  # all kept
+    assert [line.endswith("  (pruned)") for line in listed] == [False, True, True, True]
     logs = run_cli("logs", "ci/1", cwd=repo.root)
     assert logs.returncode == 1 and "were pruned" in logs.stderr
     again = run_cli("prune", cwd=repo.root, check=True).stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -325,6 +326,37 @@ def test_stopping_watch_leaves_a_waiting_run_waiting_and_approve_carries_it_on(
     assert approved.returncode == 0, approved.stderr
     assert "==> ci/1 succeeded" in approved.stderr
     assert runs_json(repo.root)[0]["status"] == "succeeded"
+
+
+HELD = """
+name: ci
+environments:
+  production: {wait_timer: 1h}
+stages:
+  - name: Production
+    actions:
+      - {name: deploy, kind: deploy, run: 'echo shipped'}
+"""
+
+
+def test_stopping_watch_says_a_held_deploy_stays_held_and_why(repo: RepoMaker) -> None:
+    trusted_repo(repo, HELD)
+    with watching(repo.root) as watcher:
+        repo.commit("feature")
+        wait_for(lambda: newest_waits(repo.root), "the deploy to be held")
+        watcher.proc.send_signal(signal.SIGINT)
+        assert watcher.proc.wait(timeout=30) == 0
+        said = watcher.stderr()
+        assert re.search(
+            r"ci/1 stays held: its deploy waits 1h \(until \d\d:\d\d:\d\d\); the next"
+            r" console or `pipedeck watch` takes it up, and holds it again",
+            said,
+        ), said
+        assert "pipedeck approve" not in said  # there is nothing to approve
+    # The run says why it waits while no engine runs it.
+    shown = json.loads(run_cli("show", "ci/1", "--json", cwd=repo.root, check=True).stdout)
+    [deploy] = shown["stages"][0]["actions"]
+    assert (deploy["status"], deploy["hold"][:9]) == ("waiting", "waits 1h ")
 
 
 def test_the_next_watch_takes_up_a_run_left_waiting(repo: RepoMaker) -> None:

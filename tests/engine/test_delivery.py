@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +135,26 @@ async def test_a_gates_message_shows_the_commit_subject_as_written(
     )
     engine.reject(run, "not now", by="alice")
     assert (await engine.wait(run)).status is Status.FAILED
+
+
+async def test_the_lines_pipedeck_writes_into_a_log_replay_no_control_characters(
+    repo: RepoMaker, engine: Engine
+) -> None:
+    repo.pipeline(DEPLOY.replace("RULES", "{approval: required}"))
+    repo.commit("\x1b]0;retitled\x07\x1b[2Jcleared \x1b[31mred")
+    run = await engine.start(engine.project.pipeline("ci"))
+    await waiting_at_ship(engine, run)
+    engine.approve(run, "\x1b[31mfine\x1b]0;t\x07", by="alice", email="alice@example.invalid")
+    run = await engine.wait(run)
+    assert run.status is Status.SUCCEEDED
+    store = engine.project.store
+    ship = next(a.action for _, a in store.detail(run).actions() if a.action.name == "ship")
+    assert ship.log_path is not None
+    written = Path(ship.log_path).read_bytes()
+    assert b"\x1b" not in written and b"\x07" not in written
+    text = written.decode()
+    assert "(␛]0;retitled␇␛[2Jcleared ␛[31mred) to production?" in text
+    assert ": ␛[31mfine␛]0;t␇\n" in text
 
 
 async def test_an_approval_earlier_in_the_run_counts_for_the_environment(

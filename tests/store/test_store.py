@@ -88,8 +88,11 @@ def test_find_run_forms_and_errors(tmp_path: Path) -> None:
         store.find_run("ci/9")
     with pytest.raises(StoreError, match="no run 'nope'"):
         store.find_run("nope")
-    with pytest.raises(StoreError, match="not a run"):
-        store.find_run("ci/x")
+    for bad in ("ci/x", "ci/", "ci/²", "ci/-1", "ci/1.0"):
+        with pytest.raises(StoreError, match="not a run"):
+            store.find_run(bad)
+    with pytest.raises(StoreError, match="no run 'ci/99999999999999999999999'"):
+        store.find_run("ci/99999999999999999999999")  # more than SQLite's integers hold
     store.close()
 
 

@@ -20,5 +20,5 @@ def open_console(opts: Options, start_pipeline: str | None = None) -> None:
 
     app = PipedeckApp(client, start_pipeline=start_pipeline)
     app.run()
-    say_left_waiting(app.left_waiting)
+    say_left_waiting(app.left_waiting, client.store)
     sys.exit(app.return_code or 0)

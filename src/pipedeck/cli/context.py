@@ -17,7 +17,7 @@ from pipedeck.visible import visible
 
 if TYPE_CHECKING:
     from pipedeck.engine import Client, Project
-    from pipedeck.store import RunRecord
+    from pipedeck.store import RunRecord, Store
 
 
 @dataclass
@@ -91,15 +91,17 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
 
 
-def say_left_waiting(runs: list[RunRecord]) -> None:
+def say_left_waiting(runs: list[RunRecord], store: Store) -> None:
     """Runs an engine leaves waiting when it stops, and how to carry them on."""
-    from pipedeck.store import Status  # loaded by whoever ran them; `--help` never gets here
-
     for run in runs:
-        what = "an approval" if run.status is Status.WAITING else run.waiting_for
-        say(
-            f"pipedeck: {run.key} stays waiting for {what};"
-            " the next console or `pipedeck watch` takes it up"
-            + (f" (or `pipedeck approve {run.key}`)" if run.status is Status.WAITING else ""),
-            err=True,
-        )
+        say(f"pipedeck: {left_waiting(store, run)}", err=True)
+
+
+def left_waiting(store: Store, run: RunRecord) -> str:
+    """What a run an engine left waits for, and what carries it on."""
+    then = "the next console or `pipedeck watch` takes it up"
+    if store.waiting_approvals(run.id):
+        return f"{run.key} stays waiting for an approval; {then} (or `pipedeck approve {run.key}`)"
+    if hold := store.hold_of(run.id):
+        return f"{run.key} stays held: its deploy {hold}; {then}, and holds it again"
+    return f"{run.key} stays waiting for {run.waiting_for or 'its turn'}; {then}"

@@ -50,11 +50,21 @@ def environments(opts: Options, as_json: bool) -> None:
         if view.on_the_way:
             facts.append(f"on the way: {', '.join(view.on_the_way)}")
         say(f"{'':<{width}}  " + " · ".join(facts))
+        if view.rules_differ:
+            # Each deploy obeys its own pipeline's rules: one line cannot say them all.
+            names = ", ".join(view.rules_differ)
+            say(f"{'':<{width}}  rules differ between {names}: each deploy obeys its own file's")
 
 
 @click.command()
 @click.argument("environment", required=False)
-@click.option("--limit", default=50, show_default=True, help="At most this many deploys.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="At most this many deploys.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, newest first.")
 @click.pass_obj
 def deployments(opts: Options, environment: str | None, limit: int, as_json: bool) -> None:
@@ -127,7 +137,7 @@ def rollback(opts: Options, pipeline: str, stage: str, to: str | None, as_json: 
     from pipedeck.store import Status
 
     project = opts.project()
-    target = opts.find_run(to if "/" in (to or "/") else f"{pipeline}/{to}") if to else None
+    target = opts.find_run(to if "/" in to else f"{pipeline}/{to}") if to is not None else None
     definition = project.pipeline(pipeline)
     lock = handoff.engine_or_hand_over(
         project,

@@ -79,7 +79,7 @@ async def run_in_foreground(
         service.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await service
-        say_left_waiting(await engine.close())
+        say_left_waiting(await engine.close(), engine.project.store)
 
 
 def _cancel_once(engine: Engine, run: RunRecord) -> None:
@@ -108,4 +108,4 @@ async def watch_in_foreground(engine: Engine, as_json: bool, poll: bool) -> None
     finally:
         if engine.working():
             print("pipedeck: stopping; cancelling the runs at work", file=sys.stderr)
-        say_left_waiting(await engine.close())
+        say_left_waiting(await engine.close(), engine.project.store)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from pipedeck import engine
-from pipedeck.cli.context import fail, say
+from pipedeck.cli.context import fail, left_waiting, say
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.engine import (
     REQUEST_PATIENCE,
@@ -63,9 +63,7 @@ def follow(project: Project, run: RunRecord, since: str, as_json: bool) -> RunRe
     printer = JsonPrinter() if as_json else HumanPrinter()
     follower = RunFollower(project.store, run, printer, since)
     follower.on_left = lambda left: say(
-        f"pipedeck: the engine stopped and left {left.key} waiting; it goes on when a console"
-        f" or `pipedeck watch` takes it up, or with `pipedeck approve {left.key}`",
-        err=True,
+        f"pipedeck: the engine stopped; {left_waiting(project.store, left)}", err=True
     )
 
     async def _follow() -> RunRecord:

@@ -51,6 +51,8 @@ def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None
             f"{r.commit[:7]}  {(r.branch or '-'):<12}  "
             f"{r.created_at[:19].replace('T', ' ')}  "
             f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"
+            + ("  (rollback)" if r.kind == "rollback" else "")
+            + ("  (pruned)" if r.pruned_at else "")
         )
 
 

@@ -153,16 +153,17 @@ async def _wait(ctx: RunContext, job: ActionJob, note: str, ready: Callable[[], 
     store.set_action_hold(job.record.id, note)
     store.set_action_status(job.record.id, Status.WAITING)
     store.set_run_status(ctx.run.id, Status.WAITING)
-    try:
-        while not ready():
-            if ctx.cancel.is_set() or ctx.stopping.is_set():
-                write_log(ctx, job, "pipedeck: cancelled while holding the deploy\n")
-                return False
-            ctx.decision_arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.decision_arrived.wait(), ctx.settings.poll_interval)
-    finally:
-        store.set_action_hold(job.record.id, None)
+    # The note stays while the engine stops and parks the run (CancelledError): it says
+    # why the run waits until the next engine takes it up and asks again.
+    while not ready():
+        if ctx.cancel.is_set() or ctx.stopping.is_set():
+            write_log(ctx, job, "pipedeck: cancelled while holding the deploy\n")
+            store.set_action_hold(job.record.id, None)
+            return False
+        ctx.decision_arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.decision_arrived.wait(), ctx.settings.poll_interval)
+    store.set_action_hold(job.record.id, None)
     store.set_action_status(job.record.id, Status.RUNNING)
     if not store.waiting_approvals(ctx.run.id):
         store.set_run_status(ctx.run.id, Status.RUNNING)

@@ -36,6 +36,9 @@ class EnvironmentView:
     """Commits on the current release's branch since it, when that can be told."""
     on_the_way: list[str] = field(default_factory=list)
     """Runs in progress that will deploy here."""
+    rules_differ: list[str] = field(default_factory=list)
+    """Pipelines whose files give this environment different rules (each deploy obeys its
+    own pipeline's); `rules` are the first one's."""
 
     def to_dict(self) -> dict[str, Any]:
         rules = self.rules
@@ -53,6 +56,7 @@ class EnvironmentView:
             "current": self.current.to_dict() if self.current else None,
             "behind": self.behind,
             "on_the_way": self.on_the_way,
+            "rules_differ_in": self.rules_differ,
         }
 
 
@@ -72,10 +76,13 @@ def environments(
     """Every known environment, by name; `repo` (None: unknown) counts commits behind."""
     declared: dict[str, Environment] = {}
     users: dict[str, list[str]] = {}
+    differ: dict[str, list[str]] = {}
     for pipeline in pipelines:
         own = set(pipeline.environments) | set(deploy_targets(pipeline).values())
         for name in sorted(own):
-            declared.setdefault(name, pipeline.environment(name))
+            rules = declared.setdefault(name, pipeline.environment(name))
+            if rules != pipeline.environment(name):
+                differ.setdefault(name, [users[name][0]]).append(pipeline.name)
             users.setdefault(name, []).append(pipeline.name)
     settings = store.ledger.settings()
     names = sorted(set(declared) | set(store.ledger.environments()) | set(settings))
@@ -94,6 +101,7 @@ def environments(
                 current=current,
                 behind=_behind(repo, store, current),
                 on_the_way=[store.run_by_id(i).key for i in store.ledger.on_the_way(name)],
+                rules_differ=differ.get(name, []),
             )
         )
     return views

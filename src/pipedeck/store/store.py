@@ -427,6 +427,14 @@ class Store:
             )
         return self.approval(row["action_id"])
 
+    def hold_of(self, run_id: int) -> str | None:
+        """Why a deploy of the run is held (a wait timer, a deploy window), if one is."""
+        row = self._conn.execute(
+            "SELECT hold FROM actions WHERE run_id = ? AND status = ? AND hold IS NOT NULL",
+            (run_id, Status.WAITING),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def waiting_approvals(self, run_id: int) -> int:
         """Approvals of the run waiting for a person: approval actions, and deploys that
         wait at their environment's gate."""
@@ -481,10 +489,12 @@ class Store:
 
     def find_run(self, ref: str) -> RunRecord:
         """`release/12`, or `release` for its latest run."""
-        pipeline, _, number = ref.rpartition("/") if "/" in ref else (ref, "", "")
-        if number:
-            if not number.isdigit():
+        pipeline, slash, number = ref.rpartition("/") if "/" in ref else (ref, "", "")
+        if slash:
+            if not (number.isascii() and number.isdigit()):
                 raise StoreError(f"{ref!r} is not a run; write PIPELINE/NUMBER or PIPELINE")
+            if len(number) > 18:  # beyond SQLite's integers: no run has such a number
+                raise StoreError(f"no run {ref!r}")
             row = self._conn.execute(
                 "SELECT * FROM runs WHERE pipeline = ? AND number = ?", (pipeline, int(number))
             ).fetchone()

@@ -9,6 +9,7 @@ from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.events import LogLines
 from pipedeck.store import Status
 from pipedeck.store.logs import LogWriter
+from pipedeck.visible import visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,13 @@ def log_path(ctx: RunContext, job: ActionJob) -> Path:
 
 
 def write_log(ctx: RunContext, job: ActionJob, text: str) -> None:
-    """Append engine-written lines (`text` ends with a newline) to the action's log."""
+    """Append engine-written lines (`text` ends with a newline) to the action's log.
+
+    They quote outside words (a commit subject, a decision's comment): their control
+    characters are written as visible stand-ins, so the log replays none of them, on a
+    terminal or through a pipe. The build's own output keeps its colours; these lines have
+    none to keep."""
+    text = visible(text, lines=True)
     try:
         writer = LogWriter(log_path(ctx, job))
     except OSError:
