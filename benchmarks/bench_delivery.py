@@ -156,7 +156,7 @@ def prune_figures(base: Path, repeat: int) -> None:
             os.sync()
             start = time.perf_counter()
             plan = plan_prune(store, lambda _: 3)
-            freed = prune(store, plan)
+            freed = prune(store, plan).freed
             pruning = time.perf_counter() - start
             os.sync()
             start = time.perf_counter()

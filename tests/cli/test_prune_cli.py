@@ -117,6 +117,8 @@ def test_a_run_that_cannot_be_removed_is_reported_and_tried_again(repo: RepoMake
         ran = run_cli("run", "ci", cwd=repo.root)
         assert ran.returncode == 0, ran.stderr
         assert "Traceback" not in ran.stderr
+        assert "retention: 1 old run of ci pruned, " in ran.stderr  # ci/2
+        assert "retention could not remove all of ci/1: " in ran.stderr
         assert show(repo, "ci/4")["status"] == "succeeded"
         assert show(repo, "ci/4")["error"] is None
         assert not run_dir(repo, 2).exists()

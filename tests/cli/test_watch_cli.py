@@ -357,6 +357,11 @@ def test_stopping_watch_says_a_held_deploy_stays_held_and_why(repo: RepoMaker) -
     shown = json.loads(run_cli("show", "ci/1", "--json", cwd=repo.root, check=True).stdout)
     [deploy] = shown["stages"][0]["actions"]
     assert (deploy["status"], deploy["hold"][:9]) == ("waiting", "waits 1h ")
+    # Cancelled, it holds nothing any more.
+    assert run_cli("cancel", "ci/1", cwd=repo.root).returncode == 0
+    shown = json.loads(run_cli("show", "ci/1", "--json", cwd=repo.root, check=True).stdout)
+    [deploy] = shown["stages"][0]["actions"]
+    assert deploy["status"] == "cancelled" and "hold" not in deploy
 
 
 def test_the_next_watch_takes_up_a_run_left_waiting(repo: RepoMaker) -> None:

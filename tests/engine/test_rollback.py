@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 
 import pytest
 
-from pipedeck.engine import Engine, EngineError
+from pipedeck.engine import Engine, EngineError, Project
 from pipedeck.store import Status
-from tests.conftest import RepoMaker, git
+from tests.conftest import FAST, RepoMaker, git
 
 PIPELINE = """
 name: ci
@@ -246,3 +247,50 @@ async def test_the_environment_s_approval_rule_applies_to_a_rollback(
     engine.approve(run, by="ops")
     run = await engine.wait(run)
     assert run.status is Status.SUCCEEDED and deployed(repo) == "1"
+
+
+async def test_a_rollback_taken_up_by_another_engine_obeys_todays_gate(
+    repo: RepoMaker, open_project: Callable[[], Project]
+) -> None:
+    """The rollback runs the target's file, which had no gate; production has one now.
+    The engine that takes the waiting rollback up must ask for it too."""
+    first = await releases_then_a_gate(repo, open_project)
+    project = open_project()
+    engine = Engine(project, FAST)
+    store = project.store
+    run = await engine.rollback(project.pipeline("ci"), "Production", store.find_run("ci/1"))
+    while not store.waiting_approvals(run.id):
+        await asyncio.sleep(0.02)
+    assert [r.key for r in await engine.close()] == [run.key]  # left waiting at the gate
+
+    later = Engine(open_project(), FAST)
+    try:
+        assert [r.key for r in await later.take_up_idle()] == [run.key]
+        store = later.project.store
+        while not store.waiting_approvals(run.id) and store.run_by_id(run.id).status.active:
+            await asyncio.sleep(0.02)
+        assert store.waiting_approvals(run.id) == 1
+        assert deployed(repo) == "2"  # nothing went out without the decision
+        later.approve(store.run_by_id(run.id), None, by="alice", email="alice@example.invalid")
+        done = await later.wait(store.run_by_id(run.id))
+        assert done.status is Status.SUCCEEDED and deployed(repo) == "1"
+        current = store.ledger.current("production")
+        assert current is not None
+        assert (current.commit, current.approved_by) == (first, "alice")
+    finally:
+        await later.close()
+
+
+async def releases_then_a_gate(repo: RepoMaker, open_project: Callable[[], Project]) -> str:
+    """Two releases with no gate, then production requires approval; returns ci/1's SHA."""
+    project = open_project()
+    engine = Engine(project, FAST)
+    try:
+        first, _ = await two_releases(repo, engine)
+    finally:
+        await engine.close()
+    repo.pipeline(
+        "environments:\n  production: {approval: required}\n" + PIPELINE.replace("RULE", "")
+    )
+    repo.commit("production needs a person now")
+    return first

@@ -65,7 +65,9 @@ async def release(repo: RepoMaker, version: str, rule: str = "none") -> str:
     try:
         run = await engine.start(project.pipeline("ci"))
         if rule == "required":
-            while not project.store.waiting_approvals(run.id):
+            for _ in range(1500):  # 30 s at most: a run that fails first never waits
+                if project.store.waiting_approvals(run.id):
+                    break
                 await asyncio.sleep(0.02)
             engine.approve(project.store.run_by_id(run.id), None, by=current_user())
         assert (await engine.wait(run)).status is Status.SUCCEEDED
@@ -226,6 +228,28 @@ async def test_a_deploy_waiting_at_its_environments_gate_says_who_may_decide_and
         current = app.client.store.ledger.current("production")
         assert current is not None
         assert (current.commit, current.approved_by) == (second, current_user())
+
+
+async def test_a_rollback_at_a_gate_says_what_leaves_the_environment(repo: RepoMaker) -> None:
+    first = await release(repo, "1", rule="required")
+    second = await release(repo, "2", rule="required")
+    async with console(repo.root) as (app, pilot):
+        await open_environments(app, pilot)
+        await pilot.press("enter", "down", "r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalDialog), "production's gate")
+        dialog = app.screen
+        assert isinstance(dialog, ApprovalDialog)
+        assert text_of(dialog.query_one(".message", Static)) == (
+            f"Roll production back to {first[:7]} (version 1), the release of ci/1?"
+        )
+        commits = text_of(dialog.query_one(".commits", Static)).splitlines()
+        assert commits[0] == "Commits leaving production (1)"
+        assert commits[1].split()[:3] == [second[:7], "version", "2"]
+        await decide(pilot, "a")
+        await until(pilot, lambda: passed(app, 3), "the rollback to pass")
+        assert (repo.root / "deployed").read_text() == "1\n"
 
 
 KEEP_ONE = """

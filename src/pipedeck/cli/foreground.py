@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pipedeck.cli.context import say_left_waiting
 from pipedeck.cli.printer import HumanPrinter, JsonPrinter
 from pipedeck.definition import Pipeline
-from pipedeck.engine import Engine, EngineError, EngineService, Event, Project, RunEvent
+from pipedeck.engine import Engine, EngineError, EngineService, Event, Project, RunEvent, RunsPruned
 from pipedeck.store import RunRecord
 
 
@@ -41,7 +41,12 @@ async def run_in_foreground(
     printer = JsonPrinter() if as_json else HumanPrinter()
     mine: set[int] = set()
     engine.bus.subscribe(
-        lambda e: printer(e) if isinstance(e, RunEvent) and e.run_id in mine else None
+        # Its own run's events, and what retention did after it (or could not do).
+        lambda e: (
+            printer(e)
+            if (isinstance(e, RunEvent) and e.run_id in mine) or isinstance(e, RunsPruned)
+            else None
+        )
     )
     if on_event is not None:
         engine.bus.subscribe(lambda event: on_event(engine, event))

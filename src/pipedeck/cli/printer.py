@@ -20,9 +20,11 @@ from pipedeck.engine import (
     Event,
     LogLines,
     RunFinished,
+    RunsPruned,
     RunStarted,
     TriggerSkipped,
     WatchStarted,
+    human_size,
 )
 from pipedeck.store import Status
 from pipedeck.terminal import prefix_lines, shown_for
@@ -101,6 +103,16 @@ class HumanPrinter(_Printer):
                 return (
                     f"not run: {event.pipeline} for {event.ref} {event.commit[:7]}: {event.reason}"
                 )
+            case RunsPruned():
+                notes: list[str] = []
+                if event.runs:
+                    count = len(event.runs)
+                    notes.append(
+                        f"retention: {count} old run{'s' * (count != 1)} of {event.pipeline}"
+                        f" pruned, {human_size(event.freed)} freed"
+                    )
+                notes += [f"retention could not remove all of {why}" for why in event.failed]
+                return "\n".join(notes) or None
         return None
 
 

@@ -24,7 +24,8 @@ def check_window(value: Any) -> Any:
     if fields != 5:
         # cronsim also takes a sixth field, seconds; a window opens on whole minutes.
         raise ValueError(
-            f"{value!r} has {fields} fields; a deploy window is five: minute hour day month weekday"
+            f"{value!r} has {fields} field{'s' * (fields != 1)}; a deploy window is five:"
+            " minute hour day month weekday"
         )
     try:
         next(CronSim(value, _SEARCH_FROM))

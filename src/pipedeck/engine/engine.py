@@ -359,6 +359,20 @@ class Engine:
         return run
 
     def _definition_of(self, run: RunRecord) -> Pipeline:
+        pipeline = self._file_of(run)
+        if run.kind != rollback.ROLLBACK:
+            return pipeline
+        # A rollback brings back an older file's stage, but obeys today's environment rules,
+        # as it did when it started: an older file must not lift a gate added since.
+        try:
+            today = self.project.pipeline(run.pipeline)
+        except ProjectError as exc:
+            raise EngineError(
+                f"a rollback obeys today's environment rules, and the file does not load: {exc}"
+            ) from None
+        return pipeline.model_copy(update={"environments": today.environments})
+
+    def _file_of(self, run: RunRecord) -> Pipeline:
         source = self.project.store.definition(run.id)
         if source is None:  # a run recorded before runs kept their file
             try:

@@ -82,8 +82,10 @@ def environments(
         for name in sorted(own):
             rules = declared.setdefault(name, pipeline.environment(name))
             if rules != pipeline.environment(name):
-                differ.setdefault(name, [users[name][0]]).append(pipeline.name)
+                differ[name] = []  # filled below: every pipeline that deploys there
             users.setdefault(name, []).append(pipeline.name)
+    for name in differ:
+        differ[name] = users[name]
     settings = store.ledger.settings()
     names = sorted(set(declared) | set(store.ledger.environments()) | set(settings))
     views = []

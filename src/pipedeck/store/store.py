@@ -332,6 +332,8 @@ class Store:
         elif not status.active and status is not Status.SKIPPED:
             sets.append("finished_at = ?")
             args.append(now())
+            if table == "actions":
+                sets.append("hold = NULL")  # an action that ended holds nothing
         for column, value in extra.items():
             if value is not None:
                 sets.append(f"{column} = ?")
@@ -493,7 +495,7 @@ class Store:
         if slash:
             if not (number.isascii() and number.isdigit()):
                 raise StoreError(f"{ref!r} is not a run; write PIPELINE/NUMBER or PIPELINE")
-            if len(number) > 18:  # beyond SQLite's integers: no run has such a number
+            if int(number) >= 2**63:  # beyond SQLite's integers: no run has such a number
                 raise StoreError(f"no run {ref!r}")
             row = self._conn.execute(
                 "SELECT * FROM runs WHERE pipeline = ? AND number = ?", (pipeline, int(number))
@@ -596,6 +598,8 @@ class Store:
             c.execute(
                 "UPDATE runs SET error = ?, waiting_for = NULL WHERE id = ?", (reason, run_id)
             )
+            # A held deploy's note says why it waits; once the run is over it holds nothing.
+            c.execute("UPDATE actions SET hold = NULL WHERE run_id = ?", (run_id,))
             c.execute(
                 "UPDATE deployments SET status = ?, finished_at = ? WHERE run_id = ?"
                 " AND status = 'running'",

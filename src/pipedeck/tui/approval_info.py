@@ -34,22 +34,32 @@ class ApprovalInfo:
     """Set when the commit's author may not approve (`prevent_self_approval`)."""
     current: Deployment | None = None
     """What the environment runs now."""
+    leaving: bool = False
+    """`commits` leave the environment: a rollback to an older commit."""
 
 
 def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> ApprovalInfo | None:
     """The first approval the run waits on, with its context; None when nothing waits."""
     detail = store.detail(run)
     for stage, action in detail.actions():
-        if action.action.status is Status.WAITING and action.approval is not None:
-            gate = action.approval
+        # A decided approval whose deploy is now held (a wait timer, a window) asks nothing.
+        approval = action.approval
+        if (
+            action.action.status is Status.WAITING
+            and approval is not None
+            and approval.result is None
+        ):
+            gate = approval
             current = store.ledger.current(gate.environment) if gate.environment else None
+            # A rollback brings an older commit back: what it takes out is what changes.
+            back = run.kind == "rollback" and current is not None and current.commit != run.commit
             return ApprovalInfo(
                 run=run,
                 stage=stage.name,
                 action=action.action.name,
-                message=action.approval.message,
-                expires_at=action.approval.expires_at,
-                commits=_outgoing(store, repo, run, gate, current),
+                message=gate.message,
+                expires_at=gate.expires_at,
+                commits=_outgoing(store, repo, run, gate, current, back),
                 tests=[
                     (f"{s.name}/{a.action.name}", a.action.status)
                     for s, a in detail.actions()
@@ -60,6 +70,7 @@ def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> Appr
                 approvers=gate.approvers,
                 author_email=gate.author_email,
                 current=current,
+                leaving=back,
             )
     return None
 
@@ -70,12 +81,15 @@ def _outgoing(
     run: RunRecord,
     gate: ApprovalRecord,
     current: Deployment | None,
+    back: bool,
 ) -> list[Commit]:
     if repo is None:
         return []
     if gate.environment is not None:
         # An environment's gate: what would change there, from what it runs now.
         try:
+            if back and current is not None:
+                return repo.commits_between(run.commit, current.commit, limit=20)
             since = current.commit if current else None
             return repo.commits_between(since, run.commit, limit=20)
         except GitError:

@@ -153,7 +153,10 @@ class Survey:
             store = self._history()
             if store is None:
                 return []
-            return environments(store, self._repository(), pipelines)
+            try:
+                return environments(store, self._repository(), pipelines)
+            except StoreError:  # the history changed under it (a run removed): none to show
+                return []
 
         return await self._on_thread(job)
 

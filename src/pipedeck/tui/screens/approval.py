@@ -145,8 +145,13 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         return Content("\n").join(rows)
 
     def _commits(self) -> Content:
+        current = self.info.current
         if not self.info.commits:
-            if self.info.environment is not None and self.info.current is not None:
+            if (
+                self.info.environment is not None
+                and current is not None
+                and current.commit == self.info.run.commit
+            ):
                 return markup(
                     "[b]Commits[/b]\n  [dim]none: $env runs this commit now[/]",
                     env=self.info.environment,
@@ -161,12 +166,13 @@ class ApprovalDialog(ModalScreen[Decision | None]):
             )
             for c in self.info.commits
         ]
-        heading = (
-            markup("[b]Commits going to $env ($count)[/b]", env=self.info.environment,
-                   count=len(rows))
-            if self.info.environment is not None
-            else markup("[b]Commits going out ($count)[/b]", count=len(rows))
-        )  # fmt: skip
+        env, count = self.info.environment or "", len(rows)
+        if self.info.leaving:
+            heading = markup("[b]Commits leaving $env ($count)[/b]", env=env, count=count)
+        elif self.info.environment is not None:
+            heading = markup("[b]Commits going to $env ($count)[/b]", env=env, count=count)
+        else:
+            heading = markup("[b]Commits going out ($count)[/b]", count=count)
         return Content("\n").join([heading, *rows])
 
     def _tests(self) -> Content:

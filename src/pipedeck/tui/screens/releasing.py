@@ -59,8 +59,11 @@ class Releasing(ScreenPart):
     def _confirm_rollback(self, target: Deployment) -> None:
         store = self.store
         pipeline = next((p for p in self.pipelines if p.name == target.pipeline), None)
-        if pipeline is None or target.stage is None:
+        if pipeline is None:
             self.notify(f"{target.pipeline}'s file does not load: it cannot roll back now.")
+            return
+        if target.stage is None:
+            self.notify(f"This deploy of {target.environment} names no stage to run again.")
             return
         run = store.run_by_id(target.run_id)
         if run.kind == "rollback" and run.rollback_of is not None:
