@@ -224,6 +224,31 @@ async def test_a_wait_timer_holds_the_deploy_until_the_clock_passes_it(
     assert ship(clocked, run) == (Status.SUCCEEDED, None)
 
 
+async def test_a_wait_timer_goes_on_where_it_was_when_another_engine_takes_the_run_up(
+    repo: RepoMaker, open_project: Callable[[], Project], clock: Clock
+) -> None:
+    pipeline(repo, "{wait_timer: 10m}")
+    first = Engine(open_project(), replace(FAST, clock=clock))
+    run = await first.start(first.project.pipeline("ci"))
+    await waiting_at_ship(first, run)
+    local = (clock.moment + timedelta(minutes=10)).astimezone().strftime("%H:%M:%S")
+    assert ship(first, run)[1] == f"waits 10m (until {local})"
+    clock.moment += timedelta(minutes=6)
+    assert [r.key for r in await first.close()] == ["ci/1"]  # left held
+
+    later = Engine(open_project(), replace(FAST, clock=clock))
+    try:
+        assert [r.key for r in await later.take_up_idle()] == ["ci/1"]
+        await waiting_at_ship(later, run)
+        assert ship(later, run)[1] == f"waits 10m (until {local})"  # the same deadline
+        clock.moment += timedelta(minutes=4)  # ten minutes in all: it goes
+        done = await asyncio.wait_for(later.wait(run), 30)  # not ten minutes more
+        assert done.status is Status.SUCCEEDED
+        assert ship(later, run) == (Status.SUCCEEDED, None)
+    finally:
+        await later.close()
+
+
 async def test_a_deploy_window_holds_deploys_outside_it_and_says_when_it_opens(
     repo: RepoMaker, clocked: Engine, clock: Clock
 ) -> None:

@@ -33,6 +33,7 @@ from pipedeck.engine.triggers import filter_accepts
 from pipedeck.gitrepo import GitError
 from pipedeck.gitrepo.refwatch import DEPLOY_TAG_PREFIX
 from pipedeck.store import Status
+from pipedeck.store.db import format_time, parse_time
 from pipedeck.store.ledger import DeployStart
 
 
@@ -122,7 +123,10 @@ async def _hold(ctx: RunContext, job: ActionJob, rules: Environment) -> Outcome 
     """Wait out the wait timer, then for the window; None when the deploy may start."""
     clock = ctx.settings.clock
     if rules.wait_timer:
-        until = clock() + timedelta(seconds=rules.wait_timer)
+        # An engine that takes the run up goes on with the deadline the first one set.
+        kept = job.record.hold_until
+        until = parse_time(kept) if kept else clock() + timedelta(seconds=rules.wait_timer)
+        ctx.store.set_hold_until(job.record.id, format_time(until))
         local = until.astimezone().strftime("%H:%M:%S")
         note = f"waits {_span(rules.wait_timer)} (until {local})"
         if not await _wait(ctx, job, note, lambda: clock() >= until):

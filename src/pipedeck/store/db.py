@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS actions (
     attempt INTEGER NOT NULL DEFAULT 1,
     output_variables TEXT NOT NULL DEFAULT '{}',
     environment TEXT,
-    hold TEXT
+    hold TEXT,
+    hold_until TEXT
 );
 CREATE TABLE IF NOT EXISTS action_attempts (
     id INTEGER PRIMARY KEY,
@@ -196,6 +197,7 @@ _UPGRADE_FROM_4 = (
     "ALTER TABLE runs ADD COLUMN pruned_at TEXT",
     "ALTER TABLE actions ADD COLUMN environment TEXT",
     "ALTER TABLE actions ADD COLUMN hold TEXT",
+    "ALTER TABLE actions ADD COLUMN hold_until TEXT",
     "ALTER TABLE requests ADD COLUMN stage TEXT",
     "ALTER TABLE approvals ADD COLUMN environment TEXT",
     "ALTER TABLE approvals ADD COLUMN approvers TEXT",

@@ -147,6 +147,9 @@ class ActionRecord:
     """A deploy's environment."""
     hold: str | None = None
     """What a deploy waits for before it may start (a wait timer, the deploy window)."""
+    hold_until: str | None = None
+    """When its wait timer ends: kept, so an engine that takes the run up waits out the
+    rest of it rather than all of it again."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ActionRecord:
@@ -169,6 +172,7 @@ class ActionRecord:
             output_variables=json.loads(row["output_variables"]),
             environment=row["environment"],
             hold=row["hold"],
+            hold_until=row["hold_until"],
         )
 
 

@@ -333,7 +333,7 @@ class Store:
             sets.append("finished_at = ?")
             args.append(now())
             if table == "actions":
-                sets.append("hold = NULL")  # an action that ended holds nothing
+                sets.append("hold = NULL, hold_until = NULL")  # one that ended holds nothing
         for column, value in extra.items():
             if value is not None:
                 sets.append(f"{column} = ?")
@@ -349,6 +349,10 @@ class Store:
 
     def set_action_hold(self, action_id: int, hold: str | None) -> None:
         self._conn.execute("UPDATE actions SET hold = ? WHERE id = ?", (hold, action_id))
+
+    def set_hold_until(self, action_id: int, until: str) -> None:
+        """When the deploy's wait timer ends (kept until the action ends)."""
+        self._conn.execute("UPDATE actions SET hold_until = ? WHERE id = ?", (until, action_id))
 
     # --- approvals and cancel: requests any process may write ------------------------------
 
@@ -599,7 +603,9 @@ class Store:
                 "UPDATE runs SET error = ?, waiting_for = NULL WHERE id = ?", (reason, run_id)
             )
             # A held deploy's note says why it waits; once the run is over it holds nothing.
-            c.execute("UPDATE actions SET hold = NULL WHERE run_id = ?", (run_id,))
+            c.execute(
+                "UPDATE actions SET hold = NULL, hold_until = NULL WHERE run_id = ?", (run_id,)
+            )
             c.execute(
                 "UPDATE deployments SET status = ?, finished_at = ? WHERE run_id = ?"
                 " AND status = 'running'",
