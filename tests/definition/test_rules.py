@@ -355,3 +355,22 @@ def test_paths_stay_in_the_workspace_and_limits_are_sane(problems: Problems) -> 
         "12:21: stages[0].actions[0].env.NOTE: is not valid Unicode text (it holds a lone"
         " surrogate)",
     ]
+
+
+def test_reports_are_for_script_actions_and_stay_in_the_workspace(problems: Problems) -> None:
+    found = problems(
+        stages(
+            "  - name: S",
+            "    actions:",
+            "      - {name: gate, kind: approval, reports: [r.xml]}",
+            "      - {name: unit, kind: test, run: x, reports: [ok.xml, ../up.xml, /abs.xml]}",
+        )
+    )
+    assert found == [
+        "5:38: stages[0].actions[0].reports: 'reports' is for actions that run a command"
+        " (this is an approval action)",
+        "6:60: stages[0].actions[1].reports[1]: report '../up.xml' must be relative to the"
+        " workspace",
+        "6:71: stages[0].actions[1].reports[2]: report '/abs.xml' must be relative to the"
+        " workspace",
+    ]

@@ -32,6 +32,7 @@ COMMANDS = {
     "runs": "history",
     "schema": "definitions",
     "show": "history",
+    "tests": "testing",
     "transition": "transitions",
     "trust": "trust",
     "validate": "definitions",

@@ -246,6 +246,9 @@ class Action(_Strict):
     not given. Recorded with the deployment; `environments` may set rules for it."""
     secrets: list[str] = Field(default_factory=list)
     """Names of the pipeline's `secrets` this action gets, as environment variables."""
+    reports: list[str] = Field(default_factory=list)
+    """Script actions: JUnit XML files the command writes, relative to the workspace
+    (`report.xml`, `reports/*.xml`); kept with the run and read when it ends, failed or not."""
     when: When = When.ON_SUCCESS
     """on_success (default): runs while everything before it succeeded; on_failure: runs
     only after an action before it failed (a notice, a cleanup); always: runs either way.

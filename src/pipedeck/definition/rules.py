@@ -199,6 +199,10 @@ def _inside_workspace(actions: list[_Action]) -> Iterator[Finding]:
         if isinstance(where, str) and _escapes(where):
             message = f"working_directory {where!r} must stay inside the workspace"
             yield Finding((*action.path, "working_directory"), message)
+        for ri, pattern in _items(action.raw.get("reports"), dicts_only=False):
+            if isinstance(pattern, str) and _escapes(pattern):
+                message = f"report {pattern!r} must be relative to the workspace"
+                yield Finding((*action.path, "reports", ri), message)
         for oi, output in _items(action.raw.get("outputs")):
             for pi, pattern in _items(output.get("paths"), dicts_only=False):
                 if isinstance(pattern, str) and _escapes(pattern):
@@ -351,9 +355,10 @@ def _kind_rules(action: _Action) -> Iterator[Finding]:
     if kind is not ActionKind.APPROVAL and "message" in raw:
         message = f"'message' is only for approval actions (this is {_a(kind)} action)"
         yield Finding((*path, "message"), message, "key")
-    if kind in (ActionKind.SOURCE, ActionKind.APPROVAL) and "when" in raw:
-        message = f"'when' is for actions that run a command (this is {_a(kind)} action)"
-        yield Finding((*path, "when"), message, "key")
+    for key in ("when", "reports"):
+        if kind in (ActionKind.SOURCE, ActionKind.APPROVAL) and key in raw:
+            message = f"'{key}' is for actions that run a command (this is {_a(kind)} action)"
+            yield Finding((*path, key), message, "key")
     if kind is not ActionKind.DEPLOY and "environment" in raw:
         message = f"'environment' is only for deploy actions (this is {_a(kind)} action)"
         yield Finding((*path, "environment"), message, "key")

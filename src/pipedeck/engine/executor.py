@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 
 from pipedeck.definition.model import ActionKind, RetryMode, Stage, When
-from pipedeck.engine import delivery
+from pipedeck.engine import delivery, reports
 from pipedeck.engine.actions import ActionFailure, Outcome, perform
 from pipedeck.engine.actions.base import log_path, write_log
 from pipedeck.engine.artifacts import ArtifactError, discard
@@ -262,6 +263,8 @@ class RunExecutor:
             log.exception("action %s/%s crashed", job.stage.name, job.action.name)
             write_log(ctx, job, f"pipedeck: internal error: {exc!r}\n")
             outcome = Outcome(Status.FAILED, error=f"internal error: {exc!r}")
+        if job.action.reports:
+            await self._read_reports(job)
         for name in outcome.artifacts:
             artifact = ctx.layout.artifact(name)
             ctx.artifacts[name] = artifact
@@ -283,6 +286,39 @@ class RunExecutor:
             )
         )
         return outcome
+
+    async def _read_reports(self, job: ActionJob) -> None:
+        """Keep and read the action's test reports, whatever its outcome; a report that
+        cannot be read is said in the log and recorded, and changes nothing else."""
+        ctx, stage, action = self.ctx, job.stage.name, job.action.name
+        attempt = job.record.attempt
+        try:
+            found = await asyncio.to_thread(
+                reports.collect,
+                ctx.layout.work(stage, action),
+                job.action.reports,
+                ctx.layout.reports(stage, action, attempt),
+            )
+        except OSError as exc:
+            write_log(ctx, job, f"pipedeck: the test reports could not be kept: {exc}\n")
+            return
+        ctx.store.results.record(
+            ctx.run.id,
+            job.record.id,
+            attempt,
+            [
+                (c.report, c.suite, c.classname, c.name, c.duration, c.outcome, c.message)
+                for c in found.cases
+            ],
+            found.problems,
+        )
+        for report, problem in found.problems:
+            write_log(ctx, job, f"pipedeck: report {report}: {problem}\n")
+        counts = Counter(c.outcome for c in found.cases)
+        said = ", ".join(f"{counts[o]} {o}" for o in reports.OUTCOMES if counts[o])
+        write_log(
+            ctx, job, f"pipedeck: {len(found.cases)} tests in the reports: {said or 'none'}\n"
+        )
 
     async def _perform(self, job: ActionJob) -> Outcome:
         """The action itself; a deploy first asks its environment, and is entered in the

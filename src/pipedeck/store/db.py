@@ -161,6 +161,27 @@ CREATE TABLE IF NOT EXISTS deployments (
     rollback INTEGER NOT NULL DEFAULT 0,
     sequence INTEGER
 );
+CREATE TABLE IF NOT EXISTS test_cases (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    report TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    classname TEXT NOT NULL,
+    name TEXT NOT NULL,
+    duration REAL,
+    outcome TEXT NOT NULL,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS report_problems (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    report TEXT NOT NULL,
+    problem TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS environment_settings (
     environment TEXT PRIMARY KEY,
     approval TEXT NOT NULL,
@@ -172,6 +193,7 @@ CREATE INDEX IF NOT EXISTS runs_active ON runs (status)
     WHERE status IN ('queued','running','waiting');
 CREATE INDEX IF NOT EXISTS stages_by_run ON stages (run_id, position);
 CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position);
+CREATE INDEX IF NOT EXISTS test_cases_by_action ON test_cases (action_id, attempt);
 CREATE INDEX IF NOT EXISTS deployments_by_environment ON deployments (environment, id DESC);
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (id) WHERE taken_at IS NULL;
 """

@@ -39,5 +39,9 @@ class RunLayout:
         """An action's private copy of an input artifact (other than its first)."""
         return self.root / "work" / stage / f".{action}.inputs" / name
 
+    def reports(self, stage: str, action: str, attempt: int = 1) -> Path:
+        """Where an action's test reports are kept, one folder per attempt."""
+        return self.root / "reports" / stage / action / str(attempt)
+
     def work(self, stage: str, action: str) -> Path:
         return self.root / "work" / stage / action

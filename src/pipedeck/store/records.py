@@ -258,6 +258,8 @@ class ActionDetail:
     approval: ApprovalRecord | None = None
     earlier: list[AttemptRecord] = field(default_factory=list)
     """Earlier attempts, oldest first (the action itself is the latest)."""
+    tests: dict[str, int] = field(default_factory=dict)
+    """Outcome → how many test cases of its current attempt's reports had it."""
 
     def to_dict(self) -> dict[str, Any]:
         a = self.action
@@ -280,6 +282,8 @@ class ActionDetail:
             out["environment"] = a.environment
         if a.hold is not None:
             out["hold"] = a.hold
+        if self.tests:
+            out["tests"] = self.tests
         if a.kind == "approval" or self.approval is not None:
             out["message"] = self.approval.message if self.approval else None
             out["decision"] = self.approval.decision() if self.approval else None

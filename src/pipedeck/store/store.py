@@ -30,6 +30,7 @@ from pipedeck.store.records import (
     StageDetail,
     StageRecord,
 )
+from pipedeck.store.results import Results
 from pipedeck.store.retries import RetryPlan, reset_for_retry, reset_stage
 from pipedeck.store.status import Status
 
@@ -116,6 +117,7 @@ class Store:
         self.requests = Requests(self._conn)
         self.transitions = Transitions(self._conn)
         self.ledger = Ledger(self._conn)
+        self.results = Results(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -572,6 +574,14 @@ class Store:
             (run.id,),
         ):
             earlier.setdefault(r["action_id"], []).append(AttemptRecord.from_row(r))
+        tests: dict[int, dict[str, int]] = {}
+        for r in self._conn.execute(
+            "SELECT t.action_id, t.outcome, COUNT(*) AS n FROM test_cases t"
+            " JOIN actions a ON a.id = t.action_id AND a.attempt = t.attempt"
+            " WHERE t.run_id = ? GROUP BY t.action_id, t.outcome",
+            (run.id,),
+        ):
+            tests.setdefault(r["action_id"], {})[r["outcome"]] = r["n"]
         return RunDetail(
             run=run,
             stages=[
@@ -579,7 +589,11 @@ class Store:
                     stage=s,
                     actions=[
                         ActionDetail(
-                            a, artifacts.get(a.id, []), approvals.get(a.id), earlier.get(a.id, [])
+                            a,
+                            artifacts.get(a.id, []),
+                            approvals.get(a.id),
+                            earlier.get(a.id, []),
+                            tests.get(a.id, {}),
                         )
                         for a in actions
                         if a.stage_id == s.id

@@ -150,6 +150,8 @@ class StageGraph(Widget, can_focus=True):
                 Segment(icon(action.status, frame) + " ", _style(action.status.look.colour)),
                 segment(action.name, _style("bold reverse") if selected else None),
             ]
+            if detail.tests:
+                line.append(_tests_said(detail.tests))
             took = elapsed(self.clock, action.started_at, action.finished_at)
             if took and action.status is not Status.SKIPPED:
                 line.append(Segment(f" {took}", _style("dim")))
@@ -177,6 +179,15 @@ class StageGraph(Widget, can_focus=True):
             border=_style(border),
             held=stage.name in self.marks.held,
         )
+
+
+def _tests_said(tests: dict[str, int]) -> Segment:
+    """`297 passed`, or `2 failed of 297`: what the action's test reports say, in a word."""
+    total = sum(tests.values())
+    failed = tests.get("failed", 0) + tests.get("error", 0)
+    if failed:
+        return Segment(f" {failed} failed of {total}", _style("red"))
+    return Segment(f" {tests.get('passed', 0)} passed", _style("green"))
 
 
 @lru_cache(maxsize=64)
