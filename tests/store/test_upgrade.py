@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from pipedeck.store import PlannedAction, PlannedStage, Status, Store
-from pipedeck.store.db import _UPGRADE_FROM_4, SCHEMA_VERSION
+from pipedeck.store.db import _UPGRADE_FROM_4, _UPGRADE_FROM_5, SCHEMA_VERSION
 from pipedeck.store.layout import DB_NAME
 
 # The schema as version 1 wrote it, kept verbatim: the upgrade must start from exactly this.
@@ -159,12 +159,24 @@ def test_a_version_2_store_gains_what_version_3_keeps(tmp_path: Path) -> None:
         store.close()
 
 
-def _drop_version_5(conn: sqlite3.Connection) -> None:
-    """Today's schema back to version 4: without what version 5 added."""
-    for statement in _UPGRADE_FROM_4:
+def _drop_version_6(conn: sqlite3.Connection) -> None:
+    """Today's schema back to version 5: without what version 6 added."""
+    _drop_columns(conn, _UPGRADE_FROM_5)
+    conn.execute("DROP TABLE test_cases")
+    conn.execute("DROP TABLE report_problems")
+
+
+def _drop_columns(conn: sqlite3.Connection, upgrade: tuple[str, ...]) -> None:
+    for statement in upgrade:
         words = statement.split()
         if words[0] == "ALTER":
             conn.execute(f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}")
+
+
+def _drop_version_5(conn: sqlite3.Connection) -> None:
+    """Today's schema back to version 4: without what versions 5 and 6 added."""
+    _drop_version_6(conn)
+    _drop_columns(conn, _UPGRADE_FROM_4)
     conn.execute("DROP TABLE environment_settings")
     conn.execute("DROP INDEX deployments_by_environment")
 
@@ -231,5 +243,27 @@ def test_a_version_4_store_s_deployments_become_ledger_entries(tmp_path: Path) -
         assert current.finished_at == "2026-01-02T10:00:00.000Z"
         assert [d.commit for d in store.ledger.history("production")] == ["bbb", "aaa"]
         assert store.find_run("ci/1").kind == "run"
+    finally:
+        store.close()
+
+
+def test_a_version_5_store_gains_test_results_and_shard_names(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    plan = [PlannedStage("Test", [PlannedAction("unit", "test", 1)])]
+    store.create_run("ci", plan, commit="abc", commit_subject="s", branch="main", variables={})
+    store.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    _drop_version_6(conn)
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        run = store.find_run("ci/1")
+        action = store.detail(run).stages[0].actions[0].action
+        assert (action.group, action.shown, action.group_name) == ("unit", "unit", None)
+        store.results.record(run.id, action.id, 1, [("r.xml", "s", "c", "t", 0.5, "passed", None)], [])
+        assert [c.name for c in store.results.cases(run.id)] == ["t"]
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         store.close()

@@ -31,6 +31,7 @@ COMMANDS = {
     "run": "running",
     "runs": "history",
     "schema": "definitions",
+    "shard": "sharding",
     "show": "history",
     "tests": "testing",
     "transition": "transitions",

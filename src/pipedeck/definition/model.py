@@ -17,12 +17,22 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    PrivateAttr,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema
 
 from pipedeck.definition.durations import DURATION_PATTERN, parse_duration
+from pipedeck.definition.fanout import (
+    MATRIX_JSON_SCHEMA,
+    MAX_SHARDS,
+    Expansion,
+    Matrix,
+    expand,
+    parse_matrix,
+)
 from pipedeck.definition.windows import check_window
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -219,6 +229,30 @@ class Secret(_Strict):
 SecretMap = dict[Annotated[str, Field(pattern=VARIABLE_PATTERN)], Secret]
 
 
+class Cache(_Strict):
+    """Files kept from one run to the next (a virtualenv, a compiler's cache), as actions/cache.
+
+    Before the action starts, the cache saved under `key` (or else the newest whose key
+    starts with one of `restore_keys`, tried in order) is copied into the workspace; after
+    it succeeds, `paths` are saved under `key` unless a cache of that key exists already.
+    """
+
+    key: Annotated[str, Field(min_length=1, max_length=512)]
+    """What the cached files depend on: `uv-#{hash:uv.lock}` changes when the lock file
+    does. `#{hash:PATH}` is the SHA-256 of a workspace file (the first 16 hex digits)."""
+    paths: Annotated[list[str], Field(min_length=1)]
+    """Files and directories, relative to the workspace, saved and restored."""
+    restore_keys: list[str] = Field(default_factory=list)
+    """Key prefixes to fall back on when no cache has `key` exactly: the newest match wins."""
+
+
+MatrixSpec = Annotated[
+    Matrix,
+    BeforeValidator(parse_matrix),
+    WithJsonSchema(MATRIX_JSON_SCHEMA),
+]
+
+
 class Action(_Strict):
     """One unit of work in a stage."""
 
@@ -253,10 +287,49 @@ class Action(_Strict):
     """on_success (default): runs while everything before it succeeded; on_failure: runs
     only after an action before it failed (a notice, a cleanup); always: runs either way.
     Nothing more runs once a run is cancelled or superseded."""
+    parallel: Annotated[int, Field(ge=2, le=MAX_SHARDS)] | None = None
+    """Script actions: run N copies at once (`unit 1/3` …), each with `PIPEDECK_SHARD` and
+    `PIPEDECK_SHARDS` (and GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`); `pipedeck shard`
+    gives each its share of the tests. They fail together and retry apart."""
+    matrix: MatrixSpec | None = None
+    """Script actions: one copy per combination of the values, e.g. `{python: ["3.11",
+    "3.12"], db: [sqlite, postgres]}`, with `exclude:`/`include:` as GitHub Actions. Each
+    gets `PIPEDECK_MATRIX_<KEY>` and `#{matrix.KEY}`."""
+    fail_fast: bool | None = None
+    """With `matrix` (default true): the first combination that fails stops the others.
+    With `parallel` (default false): every shard runs to its end."""
+    cache: Cache | None = None
+    """Script actions: files restored before the command and saved after it succeeds."""
+    _expansion: Expansion | None = PrivateAttr(default=None)
 
     @property
     def output_names(self) -> list[str]:
         return [o.name for o in self.outputs]
+
+    @property
+    def expansion(self) -> Expansion | None:
+        """What this copy is of a `parallel` or `matrix` action: set when its stage expands
+        it, never written in a file."""
+        return self._expansion
+
+    @property
+    def group(self) -> str:
+        """The name written in the file: the same for every shard or combination."""
+        return self._expansion.group if self._expansion else self.name
+
+    @property
+    def label(self) -> str:
+        """How people see it: `unit 2/3`, `test (python=3.12, db=sqlite)`, or its name."""
+        return self._expansion.label if self._expansion else self.name
+
+    @property
+    def stops_siblings(self) -> bool:
+        """A failure of this copy ends the other copies of its group still running."""
+        if self._expansion is None:
+            return False
+        if self.fail_fast is not None:
+            return self.fail_fast
+        return self._expansion.cell is not None
 
 
 class RetryMode(StrEnum):
@@ -297,6 +370,27 @@ class Stage(_Strict):
     actions: Annotated[list[Action], Field(min_length=1)]
     on_failure: OnFailureSpec | None = None
     """`rollback`, or `{retry: failed_actions|all_actions, attempts: N, rollback: true}`."""
+
+    @model_validator(mode="after")
+    def _expand(self) -> Stage:
+        """A `parallel` or `matrix` action becomes its copies, here, once: everything after
+        validation (the store, the engine, the console) sees the actions that run."""
+        if not any(a.parallel or a.matrix for a in self.actions):
+            return self
+        actions: list[Action] = []
+        for action in self.actions:
+            if not (action.parallel or action.matrix):
+                actions.append(action)
+                continue
+            for name, expansion in expand(action.name, action.parallel, action.matrix):
+                copy = action.model_copy(update={"name": name, "parallel": None, "matrix": None})
+                copy._expansion = expansion
+                actions.append(copy)
+        names = [a.name for a in actions]
+        clash = next((n for n in names if names.count(n) > 1), None)
+        if clash is not None:
+            raise ValueError(f"two actions of stage {self.name!r} would both be named {clash!r}")
+        return self.model_copy(update={"actions": actions})
 
     def groups(self) -> list[list[Action]]:
         """Actions bucketed by run order, lowest first; each bucket runs concurrently."""

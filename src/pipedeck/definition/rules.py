@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipedeck.definition import fanout_rules
 from pipedeck.definition.errors import DataPath, Finding
 from pipedeck.definition.model import ActionKind
 from pipedeck.definition.references import (
@@ -55,6 +56,7 @@ def check(data: dict[str, Any], line_of: Callable[[DataPath], int]) -> list[Find
     findings.extend(_inside_workspace(actions))
     findings.extend(_unicode(data, ()))
     findings.extend(_delivery(data, stages, actions))
+    findings.extend(fanout_rules.check(actions))
     return findings
 
 
@@ -146,6 +148,9 @@ def _references(data: dict[str, Any], actions: list[_Action]) -> Iterator[Findin
         env = action.raw.get("env")
         if isinstance(env, dict):
             texts += [((*action.path, "env", k), v, action) for k, v in env.items()]
+        cache = action.raw.get("cache")
+        if isinstance(cache, dict):
+            texts.append(((*action.path, "cache", "key"), cache.get("key"), action))
     for path, text, user in texts:
         if not isinstance(text, str):
             continue
@@ -172,11 +177,17 @@ def _reference_problem(
         if name in PIPELINE_NAMES:
             return None
         return f"#{{pipeline.*}} has {', '.join(sorted(PIPELINE_NAMES))}"
+    if namespace == "matrix":
+        return fanout_rules.matrix_reference_problem(user, name)
     producer = sources.get(namespace) or by_name.get(namespace)
     if producer is None:
         if namespace == "source":
             return "there is no source action (add one with outputs: [source])"
         return f"no action or source artifact is named {namespace!r}"
+    if fanout_rules.copied(producer.raw):
+        return (
+            f"{producer.label} runs as several copies, whose variables cannot be told apart"
+        )
     if producer.kind is ActionKind.SOURCE and name not in SOURCE_NAMES:
         return f"a source action exports {', '.join(sorted(SOURCE_NAMES))}"
     if user is not None and not _runs_before(producer, user):

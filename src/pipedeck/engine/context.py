@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from pipedeck.definition.model import Action, ActionKind, Pipeline, Stage
 from pipedeck.engine.bus import EventBus
-from pipedeck.engine.environment import action_base
+from pipedeck.engine.environment import action_base, command_shim, copy_env
 from pipedeck.engine.events import Event, RunRef
 from pipedeck.engine.markers import ACTION_TOKEN_VAR, RUN_TOKEN_VAR
 from pipedeck.engine.variables import Variables
@@ -71,6 +72,13 @@ class RunContext:
     def action_token(self, stage: Stage, action: Action) -> str:
         return f"{self.token}/{stage.name}/{action.name}"
 
+    def variables_of(self, action: Action) -> Variables:
+        """What `#{…}` means in `action`: the run's variables, and its matrix values."""
+        expansion = action.expansion
+        if expansion is None or expansion.cell is None:
+            return self.variables
+        return self.variables.with_namespace("matrix", expansion.values)
+
     def base_env(self, stage: Stage, action: Action) -> dict[str, str]:
         if self._inherited is None:
             # Once per run: resolving every PATH entry for every action adds up.
@@ -96,6 +104,12 @@ class RunContext:
             env["PIPEDECK_ENVIRONMENT"] = self.pipeline.environment_of(stage, action)
         if self.run.kind == "rollback":
             env["PIPEDECK_ROLLBACK"] = "1"
+        env.update(copy_env(action))
+        # `pipedeck shard` (and any pipedeck command) from inside an action reaches this
+        # run's history, whichever virtualenv the action's own PATH leads to.
+        env["PIPEDECK_STATE_DIR"] = str(self.store.state_dir)
+        shim = command_shim(self.store.state_dir)
+        env["PATH"] = os.pathsep.join(p for p in (str(shim), env.get("PATH")) if p)
         return env
 
 
@@ -107,3 +121,6 @@ class ActionJob:
     action: Action
     stage_record: StageRecord
     record: ActionRecord
+    halt: asyncio.Event | None = None
+    """Stops this action alone: set when a sibling copy fails under `fail_fast`, and when
+    the whole run is cancelled. None: only the run's cancel stops it."""

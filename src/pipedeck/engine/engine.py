@@ -58,6 +58,8 @@ def plan(pipeline: Pipeline) -> list[PlannedStage]:
                     a.kind.value,
                     a.run_order,
                     pipeline.environment_of(s, a) if a.kind is ActionKind.DEPLOY else None,
+                    a.group if a.expansion else None,
+                    a.label if a.expansion else None,
                 )
                 for a in s.actions
             ],

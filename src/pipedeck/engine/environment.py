@@ -12,10 +12,12 @@ Two things are pipedeck's own and never the action's:
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipedeck.definition.model import Action
 from pipedeck.definition.references import RESERVED_PREFIX
 
 UV_RUN_DEPTH = "UV_RUN_RECURSION_DEPTH"
@@ -60,3 +62,49 @@ def _same(path: str | None, target: Path) -> bool:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
+
+
+def copy_env(action: Action) -> dict[str, str]:
+    """What a shard or a matrix combination is told about itself. GitLab's names too
+    (`CI_NODE_INDEX` is 1-based there as well), for tools that split by them already."""
+    expansion = action.expansion
+    if expansion is None:
+        return {}
+    if expansion.shard is not None and expansion.shards is not None:
+        shard, shards = str(expansion.shard), str(expansion.shards)
+        return {
+            "PIPEDECK_SHARD": shard,
+            "PIPEDECK_SHARDS": shards,
+            "CI_NODE_INDEX": shard,
+            "CI_NODE_TOTAL": shards,
+        }
+    return {f"PIPEDECK_MATRIX_{key.upper()}": value for key, value in expansion.values.items()}
+
+
+SHIM_DIR = "bin"
+_shims: dict[Path, Path] = {}
+
+
+def command_shim(state_dir: Path) -> Path:
+    """A directory holding only a `pipedeck` that runs this very pipedeck, put first on an
+    action's PATH: the action's own PATH leaves pipedeck's virtualenv out (see above), and
+    another pipedeck found there might not read this state directory's history."""
+    directory = state_dir / SHIM_DIR
+    script = directory / "pipedeck"
+    known = _shims.get(state_dir)
+    if known is not None and script.exists():
+        return known
+    # -I: the action's PYTHONPATH or PYTHONHOME must not change which pipedeck runs.
+    text = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -I -m pipedeck "$@"\n'
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        current = script.read_text()
+    except OSError:
+        current = None
+    if current != text:
+        temporary = directory / f".pipedeck.{os.getpid()}"
+        temporary.write_text(text)
+        temporary.chmod(0o755)
+        os.replace(temporary, script)
+    _shims[state_dir] = directory
+    return directory

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 
@@ -66,6 +67,11 @@ class RunExecutor:
         """A retry starts at its failed stage; the stages before it already succeeded."""
         self._entries: dict[int, int] = {}
         """Ledger entries of deploys under way, by action id."""
+        self._failed_first: dict[str, str] = {}
+        """Fail-fast groups (by name) that a copy failed in, and which copy."""
+        self._stopped: set[int] = set()
+        """Actions a failing sibling stopped (`fail_fast`): they count as failed, not as a
+        cancel of the run."""
 
     async def execute(self) -> Status:
         ctx = self.ctx
@@ -164,22 +170,28 @@ class RunExecutor:
                 for j in jobs
                 if not j.record.status.active
             ]
-            jobs = [j for j in jobs if j.record.status.active]
-            # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
-            # are cancelled (and their processes ended) instead of running on unowned.
-            async with asyncio.TaskGroup() as group_tasks:
-                tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
+            jobs = self._with_halts([j for j in jobs if j.record.status.active])
+            halts = {j.halt for j in jobs if j.halt is not None}
+            forward = asyncio.create_task(self._forward_cancel(halts)) if halts else None
+            try:
+                # A TaskGroup, not gather: if one action's bookkeeping fails, its siblings
+                # are cancelled (and their processes ended) instead of running on unowned.
+                async with asyncio.TaskGroup() as group_tasks:
+                    tasks = [group_tasks.create_task(self._run_action(j)) for j in jobs]
+            finally:
+                if forward is not None:
+                    forward.cancel()
             results = [*ended, *zip(jobs, (t.result() for t in tasks), strict=True)]
-            outcomes += [o.status for _, o in results]
+            outcomes += [
+                Status.FAILED if j.record.id in self._stopped else o.status for j, o in results
+            ]
             if error is None:
-                error = next(
-                    (
-                        f"{j.stage.name}/{j.action.name}: {o.error}"
-                        for j, o in results
-                        if o.status not in (Status.SUCCEEDED, Status.SKIPPED)
-                    ),
-                    None,
-                )
+                failures = [
+                    f"{j.stage.name}/{j.action.name}: {o.error}"
+                    for j, o in sorted(results, key=lambda r: r[0].record.id in self._stopped)
+                    if o.status not in (Status.SUCCEEDED, Status.SKIPPED)
+                ]
+                error = failures[0] if failures else None
         stage_status = _stage_status(outcomes)
         if stage_status is Status.SUCCEEDED and stopped:
             stage_status = Status.CANCELLED  # stopped before the stage's last group ran
@@ -223,6 +235,40 @@ class RunExecutor:
             status, error = await self._run_stage(stage, fresh, records, failing)
         return status, error
 
+    def _with_halts(self, jobs: list[ActionJob]) -> list[ActionJob]:
+        """Copies of one fail-fast group share an event that stops them all."""
+        halts: dict[str, asyncio.Event] = {}
+        for job in jobs:  # what an earlier attempt of the stage said is over
+            self._failed_first.pop(job.action.group, None)
+            self._stopped.discard(job.record.id)
+        return [
+            dataclasses.replace(j, halt=halts.setdefault(j.action.group, asyncio.Event()))
+            if j.action.stops_siblings
+            else j
+            for j in jobs
+        ]
+
+    async def _forward_cancel(self, halts: set[asyncio.Event]) -> None:
+        """A cancel of the run stops the copies that listen to their group's event."""
+        await self.ctx.cancel.wait()
+        for halt in halts:
+            halt.set()
+
+    def _fail_fast(self, job: ActionJob, outcome: Outcome) -> Outcome:
+        """The first copy of a fail-fast group to fail stops the others; they say why."""
+        if job.halt is None or self.ctx.cancel.is_set():
+            return outcome
+        group = job.action.group
+        if outcome.status is Status.CANCELLED and group in self._failed_first:
+            self._stopped.add(job.record.id)
+            why = f"stopped: {self._failed_first[group]} failed (fail_fast)"
+            write_log(self.ctx, job, f"pipedeck: {why}\n")
+            return dataclasses.replace(outcome, error=why)
+        if outcome.status in (Status.FAILED, Status.TIMED_OUT):
+            self._failed_first.setdefault(group, job.action.label)
+            job.halt.set()
+        return outcome
+
     def _skip(self, stage_id: int | None, records: list[ActionRecord]) -> None:
         if stage_id is not None:
             self.ctx.store.set_stage_status(stage_id, Status.SKIPPED)
@@ -263,6 +309,7 @@ class RunExecutor:
             log.exception("action %s/%s crashed", job.stage.name, job.action.name)
             write_log(ctx, job, f"pipedeck: internal error: {exc!r}\n")
             outcome = Outcome(Status.FAILED, error=f"internal error: {exc!r}")
+        outcome = self._fail_fast(job, outcome)
         if job.action.reports:
             await self._read_reports(job)
         for name in outcome.artifacts:

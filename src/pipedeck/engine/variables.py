@@ -40,6 +40,12 @@ class Variables:
     def namespace(self, namespace: str) -> dict[str, str]:
         return dict(self._namespaces.get(namespace, {}))
 
+    def with_namespace(self, namespace: str, values: dict[str, str]) -> Variables:
+        """These variables and one namespace more, for one action (`#{matrix.*}`)."""
+        scoped = Variables()
+        scoped._namespaces = {**self._namespaces, namespace: dict(values)}
+        return scoped
+
     def resolve(self, text: str) -> str:
         def replace(match: re.Match[str]) -> str:
             namespace, name = match.group(1), match.group(2)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS actions (
     output_variables TEXT NOT NULL DEFAULT '{}',
     environment TEXT,
     hold TEXT,
-    hold_until TEXT
+    hold_until TEXT,
+    group_name TEXT,
+    label TEXT
 );
 CREATE TABLE IF NOT EXISTS action_attempts (
     id INTEGER PRIMARY KEY,
@@ -243,6 +245,11 @@ _UPGRADE_FROM_4 = (
     " stage = (SELECT s.name FROM actions a JOIN stages s ON s.id = a.stage_id"
     " WHERE a.id = action_id)",
 )
+# Test results' tables (`test_cases`, `report_problems`) came with version 6 too, whole.
+_UPGRADE_FROM_5 = (
+    "ALTER TABLE actions ADD COLUMN group_name TEXT",
+    "ALTER TABLE actions ADD COLUMN label TEXT",
+)
 
 
 def format_time(moment: datetime) -> str:
@@ -312,6 +319,7 @@ def _prepare(conn: sqlite3.Connection) -> None:
                     2: _UPGRADE_FROM_2,
                     3: _UPGRADE_FROM_3,
                     4: _UPGRADE_FROM_4,
+                    5: _UPGRADE_FROM_5,
                 }
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
                 for step in range(version, SCHEMA_VERSION):

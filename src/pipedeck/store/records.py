@@ -150,6 +150,19 @@ class ActionRecord:
     hold_until: str | None = None
     """When its wait timer ends: kept, so an engine that takes the run up waits out the
     rest of it rather than all of it again."""
+    group_name: str | None = None
+    """A shard's or a matrix combination's action as written in the file (`unit`)."""
+    label: str | None = None
+    """How a shard or combination is shown: `unit 2/3`, `test (python=3.12)`."""
+
+    @property
+    def group(self) -> str:
+        """The action as written in the file: what its shards or combinations share."""
+        return self.group_name or self.name
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ActionRecord:
@@ -173,6 +186,8 @@ class ActionRecord:
             environment=row["environment"],
             hold=row["hold"],
             hold_until=row["hold_until"],
+            group_name=row["group_name"],
+            label=row["label"],
         )
 
 

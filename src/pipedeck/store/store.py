@@ -31,6 +31,7 @@ from pipedeck.store.records import (
     StageRecord,
 )
 from pipedeck.store.results import Results
+from pipedeck.store.timings import Timings
 from pipedeck.store.retries import RetryPlan, reset_for_retry, reset_stage
 from pipedeck.store.status import Status
 
@@ -94,6 +95,10 @@ class PlannedAction(NamedTuple):
     run_order: int
     environment: str | None = None
     """A deploy's environment."""
+    group: str | None = None
+    """A shard's or matrix combination's action as written (`unit` of `unit.2`)."""
+    label: str | None = None
+    """How a shard or combination is shown (`unit 2/3`)."""
 
 
 class PlannedStage(NamedTuple):
@@ -118,6 +123,7 @@ class Store:
         self.transitions = Transitions(self._conn)
         self.ledger = Ledger(self._conn)
         self.results = Results(self._conn)
+        self.timings = Timings(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -188,7 +194,7 @@ class Store:
                 ).lastrowid
                 c.executemany(
                     "INSERT INTO actions (run_id, stage_id, position, name, kind, run_order,"
-                    " status, environment) VALUES (?,?,?,?,?,?,?,?)",
+                    " status, environment, group_name, label) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             run_id,
@@ -199,6 +205,8 @@ class Store:
                             a.run_order,
                             Status.QUEUED,
                             a.environment,
+                            a.group,
+                            a.label,
                         )
                         for a_pos, a in enumerate(stage.actions)
                     ],

@@ -104,6 +104,8 @@ def planned(pipeline: Pipeline) -> RunDetail:
                         if action.kind.value == "deploy"
                         else None
                     ),
+                    group_name=action.group if action.expansion else None,
+                    label=action.label if action.expansion else None,
                 )
             )
             for a_pos, action in enumerate(stage.actions)

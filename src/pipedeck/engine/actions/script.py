@@ -94,6 +94,7 @@ def _secrets(ctx: RunContext, job: ActionJob) -> dict[str, str]:
 
 def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
     env = ctx.base_env(job.stage, job.action)
+    variables = ctx.variables_of(job.action)
     # Where a secret comes from is no action's to read: only those that list it get it.
     for secret in ctx.pipeline.secrets.values():
         if secret.env is not None:
@@ -110,7 +111,7 @@ def _environment(ctx: RunContext, job: ActionJob, work: Path) -> dict[str, str]:
     for key, value in {**ctx.pipeline.env, **job.action.env}.items():
         # Refused by validation already; never let one through to override the engine's own.
         if not key.startswith(RESERVED_PREFIX):
-            env[key] = ctx.variables.resolve(value)
+            env[key] = variables.resolve(value)
     return env
 
 
@@ -127,7 +128,7 @@ def _describe_exit(code: int | None) -> tuple[int | None, str | None]:
 
 async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     action = job.action
-    script, references = ctx.variables.resolve_for_shell(action.run or "")
+    script, references = ctx.variables_of(action).resolve_for_shell(action.run or "")
     # Before anything is made for it: a secret that cannot be had fails the action unstarted.
     secrets = await asyncio.to_thread(_secrets, ctx, job)
     masker = Masker(secrets.values()) if secrets else None
@@ -160,7 +161,7 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         on_lines=on_lines,
         on_start=lambda pid: ctx.store.set_action_pid(job.record.id, pid),
         timeout=timeout,
-        cancel=ctx.cancel,
+        cancel=job.halt or ctx.cancel,
         grace=ctx.settings.kill_grace,
         spawn_lock=ctx.spawning,
         marker=f"{ACTION_TOKEN_VAR}={ctx.action_token(job.stage, action)}",

@@ -8,6 +8,7 @@ state the screen sets and reads. Boxes wrap onto a new row when the terminal is 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -18,7 +19,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pipedeck.store import ActionDetail, RunDetail, StageDetail, Status
+from pipedeck.store import ActionDetail, ActionRecord, RunDetail, StageDetail, Status
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import icon
 from pipedeck.tui.text import segment
@@ -56,11 +57,20 @@ class StageGraph(Widget, can_focus=True):
     # --- selection ---------------------------------------------------------------------
 
     def selected_action(self) -> ActionDetail | None:
+        """The selected action; for shards, the one that says most (a failed one first)."""
+        entry = self._selected_entry()
+        return _representative(entry) if entry else None
+
+    def selected_copies(self) -> list[ActionDetail]:
+        """Every copy the selection stands for: a plain action, or all shards of one."""
+        return self._selected_entry() or []
+
+    def _selected_entry(self) -> list[ActionDetail] | None:
         if self.detail is None or not self.detail.stages:
             return None
         stage = self.detail.stages[min(self.selection.stage, len(self.detail.stages) - 1)]
-        actions = self._ordered(stage.actions)
-        return actions[min(self.selection.action, len(actions) - 1)] if actions else None
+        entries = _entries(stage.actions)
+        return entries[min(self.selection.action, len(entries) - 1)] if entries else None
 
     def selected_stage_name(self) -> str | None:
         if self.detail is None or not self.detail.stages:
@@ -71,7 +81,7 @@ class StageGraph(Widget, can_focus=True):
         if self.detail is None or not self.detail.stages:
             return
         stage = max(0, min(len(self.detail.stages) - 1, self.selection.stage + stages))
-        count = len(self.detail.stages[stage].actions)
+        count = len(_entries(self.detail.stages[stage].actions))
         action = 0 if stages else self.selection.action + actions
         self.selection = Selection(stage, max(0, min(count - 1, action)))
 
@@ -79,14 +89,11 @@ class StageGraph(Widget, can_focus=True):
         if self.detail is None:
             return
         for s, stage in enumerate(self.detail.stages):
-            for a, detail in enumerate(self._ordered(stage.actions)):
-                if stage.stage.name == stage_name and detail.action.name == action_name:
+            for a, entry in enumerate(_entries(stage.actions)):
+                names = {d.action.name for d in entry}
+                if stage.stage.name == stage_name and action_name in names:
                     self.selection = Selection(s, a)
                     return
-
-    @staticmethod
-    def _ordered(actions: list[ActionDetail]) -> list[ActionDetail]:
-        return sorted(actions, key=lambda a: (a.action.run_order, a.action.position))
 
     # --- drawing -------------------------------------------------------------------------
 
@@ -138,38 +145,42 @@ class StageGraph(Widget, can_focus=True):
         stage = stage_detail.stage
         frame = self.clock.spinner_frame(10)
         body: list[Line] = []
-        actions = self._ordered(stage_detail.actions)
         order = None
-        for position, detail in enumerate(actions):
-            action = detail.action
-            if order is not None and action.run_order != order:
+        group = None
+        for position, entry in enumerate(_entries(stage_detail.actions)):
+            first = entry[0].action
+            if order is not None and first.run_order != order:
                 body.append([Segment("┈" * 6, _style("grey42"))])
-            order = action.run_order
+            order = first.run_order
             selected = index == self.selection.stage and position == self.selection.action
-            line = [
-                Segment(icon(action.status, frame) + " ", _style(action.status.look.colour)),
-                segment(action.name, _style("bold reverse") if selected else None),
-            ]
-            if detail.tests:
-                line.append(_tests_said(detail.tests))
-            took = elapsed(self.clock, action.started_at, action.finished_at)
-            if took and action.status is not Status.SKIPPED:
-                line.append(Segment(f" {took}", _style("dim")))
-            if action.status is Status.WAITING and not action.hold:
-                line.append(Segment(" approve? a", _style("bold yellow")))
-            body.append(line)
+            cell = _cell_text(first)
+            if cell is not None and first.group != group:
+                # A matrix: its name and what its combinations add up to, then one line each.
+                copies = [d for d in stage_detail.actions if d.action.group == first.group]
+                body.append(self._line(copies, first.group, frame, False, summary=True))
+            group = first.group if cell is not None else None
+            if cell is not None:
+                body.append([Segment("  "), *self._line(entry, cell, frame, selected)])
+                continue
+            shown = first.group if len(entry) > 1 else first.name
+            body.append(self._line(entry, shown, frame, selected))
+            action = first
             if action.environment:
                 # Which environment the deploy feeds: the release the stage makes.
                 body.append([segment(f"  ⇒ {action.environment}", _style("cyan"))])
             if action.hold and action.status is Status.WAITING:
                 body.append([segment(f"  ⏳ {action.hold}", _style("yellow"))])
+            failed = [d for d in entry if d.action.status in _FAILED] if len(entry) > 1 else []
+            if failed:
+                which = ", ".join(d.action.shown.rsplit(" ", 1)[-1] for d in failed)
+                body.append([segment(f"  ✘ {which}", _style("red"))])
         if stage.name in self.marks.held:
             body.append([segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
         if stage.name in self.marks.waiting:
             waiting_runs = " ".join(self.marks.waiting[stage.name])
             body.append([Segment(f"⏳ waiting: {waiting_runs}", _style("yellow"))])
         waiting = stage.status is Status.RUNNING and any(
-            a.action.status is Status.WAITING for a in actions
+            a.action.status is Status.WAITING for a in stage_detail.actions
         )
         border = Status.WAITING.look.colour if waiting else stage.status.look.colour
         return Box(
@@ -179,6 +190,107 @@ class StageGraph(Widget, can_focus=True):
             border=_style(border),
             held=stage.name in self.marks.held,
         )
+
+    def _line(
+        self,
+        copies: list[ActionDetail],
+        name: str,
+        frame: int,
+        selected: bool,
+        summary: bool = False,
+    ) -> Line:
+        """One action's line, or one for several copies of it: their status together, their
+        tests summed, the longest of their times."""
+        status = _together([d.action.status for d in copies])
+        line = [
+            Segment(icon(status, frame) + " ", _style(status.look.colour)),
+            segment(name, _style("bold reverse") if selected else None),
+        ]
+        if len(copies) > 1:
+            line.append(Segment(f" ×{len(copies)}", _style("dim")))
+        tests: Counter[str] = Counter()
+        for detail in copies:
+            tests.update(detail.tests)
+        if tests:
+            line.append(_tests_said(dict(tests)))
+        if not summary:
+            # From the first copy's start to the last one's end (or now, while one runs).
+            starts = [d.action.started_at for d in copies if d.action.started_at]
+            ends = [d.action.finished_at for d in copies if d.action.started_at]
+            took = ""
+            if starts:
+                last = None if None in ends else max(e for e in ends if e)
+                took = elapsed(self.clock, min(starts), last)
+            if took and status is not Status.SKIPPED:
+                line.append(Segment(f" {took}", _style("dim")))
+        first = copies[0].action
+        if len(copies) == 1 and first.status is Status.WAITING and not first.hold:
+            line.append(Segment(" approve? a", _style("bold yellow")))
+        return line
+
+
+_FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED)
+_TOGETHER = (
+    Status.RUNNING,
+    Status.WAITING,
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.REJECTED,
+    Status.CANCELLED,
+    Status.INTERRUPTED,
+    Status.QUEUED,
+    Status.SUPERSEDED,
+    Status.SUCCEEDED,
+    Status.SKIPPED,
+)
+"""Copies shown as one take the first of their statuses in this order: one still running
+keeps them running, then any failure shows."""
+
+
+def _together(statuses: list[Status]) -> Status:
+    if len(statuses) == 1:
+        return statuses[0]
+    for status in _TOGETHER:
+        if status in statuses:
+            return status
+    return statuses[0]
+
+
+def _ordered(actions: list[ActionDetail]) -> list[ActionDetail]:
+    return sorted(actions, key=lambda a: (a.action.run_order, a.action.position))
+
+
+def _cell_text(action: ActionRecord) -> str | None:
+    """`python=3.12, db=sqlite` for a matrix combination (its label without its name)."""
+    label = action.label
+    if label is None or not label.startswith(f"{action.group} (") or not label.endswith(")"):
+        return None
+    return label[len(action.group) + 2 : -1]
+
+
+def _entries(actions: list[ActionDetail]) -> list[list[ActionDetail]]:
+    """What can be selected, in drawing order: an action, a matrix combination, or all
+    shards of one action together (they are one action, split to run faster)."""
+    entries: list[list[ActionDetail]] = []
+    shards: dict[str, list[ActionDetail]] = {}
+    for detail in _ordered(actions):
+        action = detail.action
+        if action.group_name is None or _cell_text(action) is not None:
+            entries.append([detail])
+        elif action.group in shards:
+            shards[action.group].append(detail)
+        else:
+            shards[action.group] = [detail]
+            entries.append(shards[action.group])
+    return entries
+
+
+def _representative(entry: list[ActionDetail]) -> ActionDetail:
+    for wanted in (_FAILED, (Status.RUNNING, Status.WAITING)):
+        for detail in entry:
+            if detail.action.status in wanted:
+                return detail
+    return entry[0]
 
 
 def _tests_said(tests: dict[str, int]) -> Segment:
