@@ -262,7 +262,9 @@ def test_a_version_5_store_gains_test_results_and_shard_names(tmp_path: Path) ->
         run = store.find_run("ci/1")
         action = store.detail(run).stages[0].actions[0].action
         assert (action.group, action.shown, action.group_name) == ("unit", "unit", None)
-        store.results.record(run.id, action.id, 1, [("r.xml", "s", "c", "t", 0.5, "passed", None)], [])
+        store.results.record(
+            run.id, action.id, 1, [("r.xml", "s", "c", "t", 0.5, "passed", None)], []
+        )
         assert [c.name for c in store.results.cases(run.id)] == ["t"]
         assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:

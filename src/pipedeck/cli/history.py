@@ -89,7 +89,8 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
 
 def _action_line(detail: ActionDetail) -> str:
     a = detail.action
-    parts = [f"{a.status.look.icon} [{a.run_order}] {a.name} ({a.kind})  {a.status.look.words}"]
+    kind = f"{a.kind}, {a.label}" if a.label else a.kind
+    parts = [f"{a.status.look.icon} [{a.run_order}] {a.name} ({kind})  {a.status.look.words}"]
     if a.started_at:
         parts.append(duration(a.started_at, a.finished_at))
     if a.exit_code is not None:

@@ -117,6 +117,6 @@ def shard(
 
 def _size(name: str) -> int:
     try:
-        return os.stat(name).st_size
+        return Path(name).stat().st_size
     except OSError:
         return 0

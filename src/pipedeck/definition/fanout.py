@@ -99,7 +99,9 @@ def _entries(value: Any, what: str, allowed: set[str] | None) -> tuple[Cell, ...
             _check_key(key)
             if allowed is not None and key not in allowed:
                 known = ", ".join(sorted(allowed))
-                raise ValueError(f"matrix {what}[{index}] names {key!r}, not a matrix key ({known})")
+                raise ValueError(
+                    f"matrix {what}[{index}] names {key!r}, not a matrix key ({known})"
+                )
         entries.append(tuple((k, _text(v, f"{what}[{index}].{k}")) for k, v in entry.items()))
     return tuple(entries)
 
@@ -157,7 +159,10 @@ def expand(name: str, parallel: int | None, matrix: Matrix | None) -> list[tuple
     """The copies of action `name`: each one's own name (a file name) and what it is."""
     if parallel:
         return [
-            (_fit(f"{name}.{k}", name, f".{k}"), Expansion(name, f"{name} {k}/{parallel}", k, parallel))
+            (
+                _fit(f"{name}.{k}", name, f".{k}"),
+                Expansion(name, f"{name} {k}/{parallel}", k, parallel),
+            )
             for k in range(1, parallel + 1)
         ]
     assert matrix is not None

@@ -59,8 +59,7 @@ def _copies(action: _Action) -> Iterator[Finding]:
     if len(given) == 2:
         yield Finding(
             (*path, "parallel"),
-            "an action takes `parallel` or `matrix`, not both (shard inside a combination"
-            " with `pipedeck shard`'s --shards)",
+            "an action takes `parallel` or `matrix`, not both",
             "key",
         )
     if "fail_fast" in raw and not given:
@@ -73,7 +72,7 @@ def _copies(action: _Action) -> Iterator[Finding]:
         why = (
             "a deploy runs once for its environment"
             if kind is ActionKind.DEPLOY
-            else f"a {kind} action runs no command"
+            else f"{'an' if kind is ActionKind.APPROVAL else 'a'} {kind} action runs no command"
         )
         yield Finding(where, f"'{given[0]}' is for build, test and invoke actions: {why}", "key")
     if raw.get("outputs"):
@@ -120,8 +119,8 @@ def _clashes(actions: list[_Action]) -> Iterator[Finding]:
             matrix = parse_matrix(raw["matrix"]) if raw.get("matrix") is not None else None
         except ValueError:
             continue
-        if not isinstance(parallel, int) or isinstance(parallel, bool):
-            parallel = None
+        # The loader hands numbers over as the text written.
+        parallel = int(str(parallel)) if str(parallel).isdigit() else None
         if parallel is None and matrix is None:
             continue
         own = names.setdefault(action.stage_index, set())

@@ -386,10 +386,11 @@ class Stage(_Strict):
                 copy = action.model_copy(update={"name": name, "parallel": None, "matrix": None})
                 copy._expansion = expansion
                 actions.append(copy)
+        # A copy named like another action is the rules' to locate (`fanout_rules`); the
+        # stage keeps its actions as written, for that message to be the only one.
         names = [a.name for a in actions]
-        clash = next((n for n in names if names.count(n) > 1), None)
-        if clash is not None:
-            raise ValueError(f"two actions of stage {self.name!r} would both be named {clash!r}")
+        if len(set(names)) != len(names):
+            return self
         return self.model_copy(update={"actions": actions})
 
     def groups(self) -> list[list[Action]]:

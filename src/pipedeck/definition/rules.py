@@ -185,9 +185,7 @@ def _reference_problem(
             return "there is no source action (add one with outputs: [source])"
         return f"no action or source artifact is named {namespace!r}"
     if fanout_rules.copied(producer.raw):
-        return (
-            f"{producer.label} runs as several copies, whose variables cannot be told apart"
-        )
+        return f"{producer.label} runs as several copies, whose variables cannot be told apart"
     if producer.kind is ActionKind.SOURCE and name not in SOURCE_NAMES:
         return f"a source action exports {', '.join(sorted(SOURCE_NAMES))}"
     if user is not None and not _runs_before(producer, user):

@@ -105,6 +105,6 @@ def command_shim(state_dir: Path) -> Path:
         temporary = directory / f".pipedeck.{os.getpid()}"
         temporary.write_text(text)
         temporary.chmod(0o755)
-        os.replace(temporary, script)
+        temporary.replace(script)
     _shims[state_dir] = directory
     return directory

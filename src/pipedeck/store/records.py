@@ -295,6 +295,9 @@ class ActionDetail:
             out["earlier_attempts"] = [e.to_dict() for e in self.earlier]
         if a.environment is not None:
             out["environment"] = a.environment
+        if a.group_name is not None:
+            out["group"] = a.group_name
+            out["label"] = a.label
         if a.hold is not None:
             out["hold"] = a.hold
         if self.tests:

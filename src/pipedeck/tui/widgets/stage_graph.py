@@ -207,7 +207,7 @@ class StageGraph(Widget, can_focus=True):
             segment(name, _style("bold reverse") if selected else None),
         ]
         if len(copies) > 1:
-            line.append(Segment(f" ×{len(copies)}", _style("dim")))
+            line.append(Segment(f" ×{len(copies)}", _style("dim")))  # noqa: RUF001
         tests: Counter[str] = Counter()
         for detail in copies:
             tests.update(detail.tests)
