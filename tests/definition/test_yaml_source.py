@@ -291,3 +291,23 @@ def test_control_character_is_located(problems: Problems) -> None:
     assert problems("name: p\nenv: {A: \x07}\n" + STAGES) == [
         "2:10: control character #x0007 is not allowed in YAML"
     ]
+
+
+def test_a_reference_yaml_takes_for_a_comment_is_an_error(problems: Problems) -> None:
+    found = problems(
+        "name: p\n"
+        "variables: {X: '1'}\n"
+        "stages:\n"
+        "  - name: T\n"
+        "    actions:\n"
+        "      - name: a\n"
+        "        kind: test\n"
+        "        run: echo #{variables.X}\n"
+        "      - {name: b, kind: test, run: 'echo #{variables.X}'}  # a comment\n"
+        "      - name: c\n"
+        "        kind: test\n"
+        "        run: |\n"
+        "          echo #{variables.X}\n"
+    )
+    assert len(found) == 1
+    assert found[0].startswith("8:19: stages[0].actions[0].run: this `#{` starts a YAML comment")

@@ -114,6 +114,20 @@ def parse(text: str) -> Parsed:
     return Parsed(data, builder.source_map, builder.findings)
 
 
+def _reference_as_comment(node: ScalarNode) -> Position | None:
+    """Where a `#{…}` reference YAML took for a comment starts, right after a plain value:
+    `run: echo #{matrix.python}` runs `echo`."""
+    mark = node.end_mark
+    buffer = getattr(mark, "buffer", None)
+    if not isinstance(buffer, str):
+        return None
+    end = buffer.find("\n", mark.pointer)
+    rest = buffer[mark.pointer : end if end >= 0 else len(buffer)]
+    if not rest.lstrip(" \t").startswith("#{"):
+        return None
+    return (mark.line + 1, mark.column + 1 + len(rest) - len(rest.lstrip(" \t")))
+
+
 def _pos(node: Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -187,6 +201,13 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
         text: str = node.value
+        if node.style is None and (where := _reference_as_comment(node)) is not None:
+            message = (
+                "this `#{` starts a YAML comment (a '#' after a space does), so the reference"
+                " and the rest of the line are not part of the value; quote the value, or"
+                " write it as a block (`run: |`)"
+            )
+            self.findings.append(Finding(path, message, position=where))
         if node.tag == _PLAIN:
             if text in _NULLS:
                 return None
