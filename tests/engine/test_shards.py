@@ -187,7 +187,7 @@ def test_classnames_name_their_files_through_a_rootdir_prefix_and_a_class() -> N
 
 
 def test_files_never_seen_weigh_the_mean_and_the_split_is_stable() -> None:
-    from pipedeck.engine.sharding import plan
+    from pipedeck.engine import split_files as plan
 
     files = [f"t{n}.py" for n in range(6)]
     known = {"t0": 4.0, "t1": 2.0, "t2": 2.0}  # t3..t5 are new: 8/3 s each

@@ -18,6 +18,7 @@ from pipedeck.cli.context import Options, fail
 
 COMMANDS = {
     "approve": "deciding",
+    "cache": "caching",
     "cancel": "deciding",
     "demo": "demo",
     "deployments": "delivery",

@@ -7,6 +7,7 @@ import sys
 import click
 
 from pipedeck.cli.context import Options, print_json, say
+from pipedeck.visible import visible
 
 
 @click.command()
@@ -17,7 +18,8 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
     """Remove the files of runs older than each pipeline's `retention`.
 
     Their records stay in the history. The runs an environment runs now, and the last
-    releases of each environment (what a rollback returns to), are kept whole.
+    releases of each environment (what a rollback returns to), are kept whole. Build
+    caches no action used for a week are removed too.
     """
     from pipedeck import engine
 
@@ -35,6 +37,7 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
                 "dry_run": dry_run,
                 "runs": [{"run": p.run.key, "bytes": p.size} for p in plan.runs],
                 "kept_for_releases": [r.key for r in plan.kept_for_releases],
+                "caches": [{"key": c.key, "bytes": c.size} for c in plan.caches],
                 "freed": freed,
                 "failed": failed,
             }
@@ -44,12 +47,18 @@ def prune(opts: Options, dry_run: bool, as_json: bool) -> None:
         return
     for item in plan.runs:
         say(f"{item.run.key:<20} {engine.human_size(item.size):>10}")
+    for cache in plan.caches:
+        key = visible(cache.key, lines=False)
+        say(f"cache {key[:60]:<54} {engine.human_size(cache.size):>10}  unused for a week")
     if plan.kept_for_releases:
         names = ", ".join(r.key for r in plan.kept_for_releases)
         say(f"kept for rollback: {names}")
     verb = "would free" if dry_run else "freed"
-    runs = len(plan.runs)
-    say(f"{verb} {engine.human_size(freed)} ({runs} run{'s' * (runs != 1)})")
+    runs, caches = len(plan.runs), len(plan.caches)
+    counted = f"{runs} run{'s' * (runs != 1)}"
+    if caches:
+        counted += f", {caches} cache{'s' * (caches != 1)}"
+    say(f"{verb} {engine.human_size(freed)} ({counted})")
     for why in failed:
         say(f"pipedeck: could not remove all of {why}; the next prune tries again", err=True)
     if failed:

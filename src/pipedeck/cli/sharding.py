@@ -89,7 +89,7 @@ def shard(
     test reports: files never seen count as the mean; with no history, files split by size.
     The same inputs always give the same split.
     """
-    from pipedeck.engine.sharding import plan
+    from pipedeck.engine import split_files
 
     shard_index = _shard_number(index, "PIPEDECK_SHARD")
     shards = _shard_number(total, "PIPEDECK_SHARDS")
@@ -102,14 +102,15 @@ def shard(
     names = _files(patterns, files)
     said, times = _history(opts)
     sizes = {name: _size(name) for name in names}
-    split = plan(names, shards, times, sizes)
+    split = split_files(names, shards, times, sizes)
     mine = split.shards[shard_index - 1]
     if explain or not mine:
         unit = "bytes" if split.by == "size" else "s"
         say(f"pipedeck: {len(names)} files in {shards} shards by {split.by} ({said})", True)
         for number, (part, load) in enumerate(zip(split.shards, split.loads, strict=True), 1):
             marker = "→" if number == shard_index else " "
-            say(f"pipedeck: {marker} shard {number}: {len(part)} files, {load:,.1f} {unit}", True)
+            files_said = "1 file" if len(part) == 1 else f"{len(part)} files"
+            say(f"pipedeck: {marker} shard {number}: {files_said}, {load:,.1f} {unit}", True)
     if not mine:
         say(f"pipedeck: shard {shard_index} of {shards} has no files to run", True)
     sys.stdout.write("".join(f"{name}\n" for name in mine))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pipedeck.lazy import Exports
 
 if TYPE_CHECKING:
+    from pipedeck.engine.caches import CacheEntry, CacheError, Caches, Saved
     from pipedeck.engine.client import Client
     from pipedeck.engine.context import Settings
     from pipedeck.engine.engine import Engine
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
         prune,
     )
     from pipedeck.engine.service import REQUEST_PATIENCE, EngineService
+    from pipedeck.engine.sharding import split_files
     from pipedeck.engine.trust import (
         TrustState,
         TrustStore,
@@ -79,6 +81,9 @@ __all__ = [
     "ActionStarted",
     "ApprovalDecided",
     "ApprovalRequested",
+    "CacheEntry",
+    "CacheError",
+    "Caches",
     "Client",
     "Engine",
     "EngineError",
@@ -95,6 +100,7 @@ __all__ = [
     "RunFollower",
     "RunStarted",
     "RunsPruned",
+    "Saved",
     "Settings",
     "StageFinished",
     "StageStarted",
@@ -124,6 +130,7 @@ __all__ = [
     "request_start",
     "reviewed_commands",
     "set_approval",
+    "split_files",
 ]
 __getattr__ = Exports(
     __name__,
@@ -132,6 +139,9 @@ __getattr__ = Exports(
         "ActionStarted": "events",
         "ApprovalDecided": "events",
         "ApprovalRequested": "events",
+        "CacheEntry": "caches",
+        "CacheError": "caches",
+        "Caches": "caches",
         "Client": "client",
         "DEFAULT_RUNS": "retention",
         "Engine": "engine",
@@ -150,6 +160,7 @@ __getattr__ = Exports(
         "RunFollower": "follow",
         "RunStarted": "events",
         "RunsPruned": "events",
+        "Saved": "caches",
         "Settings": "context",
         "StageFinished": "events",
         "StageStarted": "events",
@@ -180,5 +191,6 @@ __getattr__ = Exports(
         "request_start": "requests",
         "reviewed_commands": "trust",
         "set_approval": "releases",
+        "split_files": "sharding",
     },
 )

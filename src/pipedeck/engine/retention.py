@@ -6,6 +6,8 @@ pruned. Never pruned: a run in progress, a run an environment runs now, and the 
 releases a rollback can return to (the last `KEPT_RELEASES` of each environment); for a
 release that came back by a rollback, the run whose artifacts it deployed.
 
+Build caches that no action restored or saved for a week go too.
+
 The engine prunes a pipeline after each of its runs ends; `pipedeck prune` does it for all
 of them at once, or says what it would do (`--dry-run`).
 """
@@ -15,9 +17,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from pipedeck.engine.caches import CacheEntry, Caches
 from pipedeck.engine.manifest import remove_tree
 from pipedeck.store import RunRecord, Store
 
@@ -32,15 +36,22 @@ class Pruned:
     """Bytes its files take (and so free)."""
 
 
+CACHE_UNUSED = 7 * 86400.0
+"""A build cache no action restored or saved for this long goes (GitHub's rule too): caches
+belong to the repository's state directory, not to one pipeline's retention."""
+
+
 @dataclass(frozen=True, slots=True)
 class PrunePlan:
     runs: list[Pruned]
     kept_for_releases: list[RunRecord]
     """Older than the retention, kept because an environment runs them or may return to."""
+    caches: list[CacheEntry] = field(default_factory=list)
+    """Build caches unused for `CACHE_UNUSED`."""
 
     @property
     def size(self) -> int:
-        return sum(p.size for p in self.runs)
+        return sum(p.size for p in self.runs) + sum(c.size for c in self.caches)
 
 
 def tree_size(top: Path) -> int:
@@ -88,7 +99,8 @@ def plan_prune(
                 kept.append(run)
                 continue
             pruned.append(Pruned(run, tree_size(root) if root.exists() else 0))
-    return PrunePlan(pruned, kept)
+    stale = Caches(store.state_dir).stale(CACHE_UNUSED, datetime.now(UTC))
+    return PrunePlan(pruned, kept, stale)
 
 
 def mark(store: Store, plan: PrunePlan) -> list[Pruned]:
@@ -128,6 +140,9 @@ def prune(store: Store, plan: PrunePlan) -> PruneResult:
     roots = {store.layout(item.run).root: item for item in marked}
     failed = remove(list(roots))
     freed = sum(item.size for root, item in roots.items() if root not in failed)
+    caches = Caches(store.state_dir)
+    # One being restored right now is left for the next prune (`remove` says False).
+    freed += sum(entry.size for entry in plan.caches if caches.remove(entry))
     return PruneResult(freed, [f"{roots[root].run.key}: {why}" for root, why in failed.items()])
 
 

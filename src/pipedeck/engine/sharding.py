@@ -56,7 +56,7 @@ def file_times(files: Sequence[str], by_classname: Mapping[str, float]) -> dict[
     return times
 
 
-def plan(
+def split_files(
     files: Sequence[str],
     shards: int,
     by_classname: Mapping[str, float],

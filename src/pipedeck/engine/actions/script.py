@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 
 from pipedeck.definition.references import RESERVED_PREFIX
+from pipedeck.engine.actions import caching
 from pipedeck.engine.actions.base import ActionFailure, Outcome, log_path, write_log
 from pipedeck.engine.artifacts import (
     ArtifactError,
@@ -137,6 +138,9 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
     except ArtifactError as exc:
         raise ActionFailure(str(exc)) from None
     cwd = _cwd(work, action.working_directory)
+    cache_key = None
+    if action.cache is not None:
+        cache_key = await asyncio.to_thread(caching.restore, ctx, job, action.cache, work)
     env = {**_environment(ctx, job, work), **references, **secrets}
     for output in action.outputs:
         staging = ctx.layout.staging(output.name)
@@ -201,6 +205,8 @@ async def run_script_action(ctx: RunContext, job: ActionJob) -> Outcome:
         ctx.store.set_action_variables(job.record.id, exported)
     except ArtifactError as exc:
         raise ActionFailure(str(exc)) from None
+    if action.cache is not None and cache_key is not None:
+        await asyncio.to_thread(caching.save, ctx, job, action.cache, cache_key, work)
     return Outcome(Status.SUCCEEDED, code, artifacts=tuple(produced))
 
 
