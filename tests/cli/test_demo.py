@@ -60,7 +60,8 @@ def test_demo_with_approve_runs_end_to_end(tmp_path: Path) -> None:
     for prefix in (
         "Source/checkout | ",
         "Build/package | ",
-        "Test/unit | ",
+        "Test/unit.1 | ",
+        "Test/unit.2 | ",
         "Staging/deploy | ",
         "Integration/against-staging | staging answers as it should",
         "Production/deploy | ",
