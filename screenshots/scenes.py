@@ -113,18 +113,25 @@ stages:
       - name: unit
         kind: test
         inputs: [source]
+        reports: [report.xml]
         run: |
           echo "collected {len(TESTS)} tests"
           failed=0
+          echo '<testsuite name="shop">' > report.xml
           for t in {names}; do
+            line="<testcase classname='tests.test_${{t%%_*}}' name='test_$t' time='0.04'"
             if [ "$t" = checkout_total_includes_tax ] && grep -q round src/checkout.py; then
               echo "FAIL test_$t"
               echo "     expected total(cart) == 10700, got 10701"
               failed=1
+              why="expected total(cart) == 10700, got 10701"
+              echo "$line><failure message='$why'/></testcase>" >> report.xml
             else
               echo "ok   test_$t"
+              echo "$line/>" >> report.xml
             fi
-          done{hold}
+          done
+          echo '</testsuite>' >> report.xml{hold}
           if [ "$failed" = 1 ]; then echo "{len(TESTS) - 1} passed, 1 failed"; exit 1; fi
           echo "{len(TESTS)} passed"
       - name: lint
@@ -182,6 +189,54 @@ stages:
       - {name: deploy, kind: deploy, environment: production, inputs: [bundle], run: echo ok}
 """
 """Continuous deployment to staging, a test there, continuous delivery to production."""
+
+
+def sharded_yaml() -> str:
+    """The tests in three shards, with reports, and a compatibility matrix beside them."""
+    names = " ".join(TESTS)
+    return f"""\
+name: ci
+stages:
+  - name: Source
+    actions:
+      - {{name: checkout, kind: source, outputs: [source]}}
+
+  - name: Test
+    actions:
+      - name: unit
+        kind: test
+        inputs: [source]
+        parallel: 3
+        reports: [report.xml]
+        run: |
+          echo '<testsuite name="shop">' > report.xml
+          i=0; failed=0
+          for t in {names}; do
+            i=$((i + 1)); [ $((i % PIPEDECK_SHARDS + 1)) = "$PIPEDECK_SHARD" ] || continue
+            line="<testcase classname='tests.test_${{t%%_*}}' name='test_$t' time='0.0$i'"
+            if [ "$t" = checkout_total_includes_tax ] && grep -q round src/checkout.py; then
+              echo "FAIL test_$t"
+              failed=1
+              why="expected total(cart) == 10700, got 10701"
+              echo "$line><failure message='$why'>assert 10701 == 10700</failure></testcase>" \\
+                >> report.xml
+            else
+              echo "ok   test_$t"
+              echo "$line/>" >> report.xml
+            fi
+          done
+          echo '</testsuite>' >> report.xml
+          exit $failed
+      - name: compat
+        kind: test
+        inputs: [source]
+        fail_fast: false
+        matrix:
+          python: ["3.12", "3.13"]
+          db: [sqlite, postgres]
+          exclude: [{{python: "3.12", db: postgres}}]
+        run: 'echo "shop on python #{{matrix.python}} with $PIPEDECK_MATRIX_DB: ok"'
+"""
 
 
 NIGHTLY = """\
@@ -640,7 +695,8 @@ async def _failed_repo(parent: Path) -> Built:
 
 
 async def _failed(pilot: Pilot[None]) -> None:
-    await _logs_shown(pilot, [len(TESTS) + 3])
+    # The tests' lines, the failure's two, the summary, and what the report held.
+    await _logs_shown(pilot, [len(TESTS) + 4])
     await settle(pilot)
 
 
@@ -650,7 +706,7 @@ async def _log(pilot: Pilot[None]) -> None:
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, LogScreen), "the log screen")
     view = app.screen.query_one(LogView)
-    await until(pilot, lambda: view.line_count == len(TESTS) + 3, "the whole log")
+    await until(pilot, lambda: view.line_count == len(TESTS) + 4, "the whole log")
 
 
 async def _approval_repo(parent: Path) -> Built:
@@ -740,6 +796,22 @@ async def _environments(pilot: Pilot[None]) -> None:
     await pilot.press("enter")
 
 
+async def _shards_repo(parent: Path) -> Built:
+    repo = start_shop(parent)
+    repo.commit("Split the tests into shards", "ada", {"pipelines/ci.yml": sharded_yaml()})
+    await run_through(repo.root, "ci")
+    repo.commit("Round totals to whole cents", "grace", {"src/checkout.py": CHECKOUT_BROKEN})
+    failed = await run_through(repo.root, "ci")
+    assert failed.status is Status.FAILED, failed
+    return Built(repo.root)
+
+
+async def _shards(pilot: Pilot[None]) -> None:
+    # The shard that failed opens in the pane: its tests, its failure, the report's count.
+    await _logs_shown(pilot, [6])
+    await settle(pilot)
+
+
 async def _modes_repo(parent: Path) -> Built:
     repo = start_shop(parent)
     # The tests pause once they have printed: the first run stays inside the Test stage.
@@ -814,5 +886,6 @@ SCENES = {
         Scene("small", SMALL, _history_repo, _small),
         Scene("modes", WIDE, _modes_repo, _modes),
         Scene("environments", WIDE, _environments_repo, _environments),
+        Scene("shards", WIDE, _shards_repo, _shards),
     )
 }

@@ -49,7 +49,7 @@ async def test_shards_are_one_box_line_and_a_matrix_one_group(repo: RepoMaker) -
         await until(pilot, lambda: "1 failed of 6" in graph.plain_text(), "the shards' counts")
         text = graph.plain_text()
         assert "✘ unit ×3 1 failed of 6" in text
-        assert f"✘ {failed_shard[-1]}/3" in text  # which shard failed
+        assert f"✘ shard {failed_shard[-1]}/3 failed" in text
         assert "unit.1" not in text  # one line for the three
         assert "✔ lint ×2" in text
         assert "✔ python=3.11" in text and "✔ python=3.12" in text

@@ -17,7 +17,7 @@ from rich.style import Style
 
 Line = list[Segment]
 
-BOX_MIN, BOX_MAX = 16, 30
+BOX_MIN, BOX_MAX = 16, 36
 ARROW, HELD = " → ", " ╳ "  # noqa: RUF001 - a cross, not an X
 ARROW_STYLE = Style.parse("bold grey50")
 HELD_STYLE = Style.parse("bold red")

@@ -173,7 +173,8 @@ class StageGraph(Widget, can_focus=True):
             failed = [d for d in entry if d.action.status in _FAILED] if len(entry) > 1 else []
             if failed:
                 which = ", ".join(d.action.shown.rsplit(" ", 1)[-1] for d in failed)
-                body.append([segment(f"  ✘ {which}", _style("red"))])
+                word = "shard" if len(failed) == 1 else "shards"
+                body.append([segment(f"  ✘ {word} {which} failed", _style("red"))])
         if stage.name in self.marks.held:
             body.append([segment(f"⛔ held: {self.marks.held[stage.name]}", _style("red"))])
         if stage.name in self.marks.waiting:
