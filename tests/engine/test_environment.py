@@ -52,9 +52,11 @@ def test_a_run_started_by_uv_run_does_not_hand_its_virtualenv_to_actions(
     seen = read_env(repo.root / "env.out")
     assert "VIRTUAL_ENV" not in seen and "UV_RUN_RECURSION_DEPTH" not in seen
     assert venv_bin not in seen["PATH"].split(os.pathsep)
-    assert seen["PATH"].split(os.pathsep) == [
-        p for p in env["PATH"].split(os.pathsep) if p != venv_bin
-    ]
+    # First, the directory holding only the `pipedeck` that runs this pipedeck; then the
+    # shell's PATH, less pipedeck's virtualenv.
+    shim, *rest = seen["PATH"].split(os.pathsep)
+    assert sorted(p.name for p in Path(shim).iterdir()) == ["pipedeck"]
+    assert rest == [p for p in env["PATH"].split(os.pathsep) if p != venv_bin]
     assert "PIPEDECK_INPUT_SOURCE" not in seen
     # The run's own marker, not the one inherited.
     assert seen["PIPEDECK_RUN_TOKEN"].startswith(str((repo.root / ".git/pipedeck").resolve()))
