@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import RepoMaker, run_cli
+from tests.conftest import RepoMaker, git, run_cli
 
 TESTS = """
 import pytest
@@ -136,3 +137,162 @@ def test_a_report_that_cannot_be_read_is_a_problem_on_the_action_never_a_failure
     assert "pipedeck: 0 tests in the reports: none" in logs
     kept = repo.root / ".git/pipedeck/runs/ci/1/reports/Test/unit/1"
     assert sorted(p.name for p in kept.iterdir()) == ["1-bad.xml", "2-not-junit.xml"]
+
+
+# --- flaky tests -------------------------------------------------------------------------
+
+
+def flaky_pipeline(extra: str = "") -> str:
+    return f"""
+name: ci
+stages:
+  - name: Source
+    actions: [{{name: checkout, kind: source, outputs: [source]}}]
+  - name: Test
+{extra}    actions:
+      - name: unit
+        kind: test
+        inputs: [source]
+        reports: [report.xml]
+        run: '"{sys.executable}" -m pytest -q -p no:cacheprovider test_app.py --junitxml=report.xml'
+"""
+
+
+def flags(repo: RepoMaker, run: str) -> dict[str, tuple[str, bool]]:
+    """Test name → (outcome, flaky) of `run`."""
+    return {t["name"]: (t["outcome"], t["flaky"]) for t in reported(repo, run)["tests"]}
+
+
+def test_a_test_that_fails_then_passes_on_the_retry_is_flaky(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran-before"  # outside the workspace: the retry sees the first try
+    repo.write(
+        "test_app.py",
+        f"""
+        import pathlib
+
+        MARKER = pathlib.Path({str(marker)!r})
+
+
+        def test_settles():
+            if not MARKER.exists():
+                MARKER.write_text("ran")
+                raise AssertionError("not ready the first time")
+
+
+        def test_always_fails():
+            assert 1 == 2, "broken for good"
+
+
+        def test_passes():
+            pass
+        """,
+    )
+    repo.pipeline(flaky_pipeline("    on_failure: {retry: failed_actions, attempts: 1}\n"))
+    repo.commit("a test that settles on the retry")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1  # test_always_fails, twice
+    assert flags(repo, "ci/1") == {
+        "test_settles": ("passed", True),
+        "test_always_fails": ("failed", False),
+        "test_passes": ("passed", False),
+    }
+    assert {t["attempt"] for t in reported(repo, "ci/1")["tests"]} == {2}
+    said = run_cli("tests", "ci/1", cwd=repo.root, check=True).stdout
+    assert "✔ passed   Test/unit  test_app::test_settles" in said
+    settles = next(line for line in said.splitlines() if "test_settles" in line)
+    assert settles.endswith("⚠ flaky")
+    assert "flaky" not in next(line for line in said.splitlines() if "test_always" in line)
+
+
+FLIPS = """
+import os
+import pathlib
+
+OUTCOME = pathlib.Path(MARKER).read_text().strip()
+
+
+def test_flips():
+    assert OUTCOME == "pass", "told to fail"
+
+
+def test_always_fails():
+    assert 1 == 2, "broken for good"
+
+
+def test_db():
+    assert os.environ.get("PIPEDECK_MATRIX_DB") != "postgres", "not on postgres"
+"""
+
+
+def test_a_test_that_failed_in_an_earlier_run_on_its_branch_is_flaky(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    told = tmp_path / "outcome"
+    repo.write("test_app.py", FLIPS.replace("MARKER", repr(str(told))))
+    repo.pipeline(flaky_pipeline())
+    repo.commit("a test that flips")
+
+    told.write_text("fail")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1  # ci/1 on main: fails
+    assert flags(repo, "ci/1")["test_flips"] == ("failed", False)  # no history yet
+
+    git(repo.root, "checkout", "-q", "-b", "feature")
+    told.write_text("pass")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1  # ci/2 on feature: passes
+    assert reported_run(repo, "ci/2")["branch"] == "feature"
+    # main's failure is main's: on feature it has only passed.
+    assert flags(repo, "ci/2")["test_flips"] == ("passed", False)
+
+    git(repo.root, "checkout", "-q", "main")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1  # ci/3 on main: passes
+    assert flags(repo, "ci/3") == {
+        "test_flips": ("passed", True),  # failed in ci/1, passed in ci/3, both on main
+        "test_always_fails": ("failed", False),
+        "test_db": ("passed", False),
+    }
+    # Each run says what was known by then: ci/1 stays as it was.
+    assert flags(repo, "ci/1")["test_flips"] == ("failed", False)
+    said = run_cli("tests", "ci/3", "--json", cwd=repo.root, check=True).stdout
+    assert json.loads(said)["tests"][0]["flaky"] is True
+
+    # The run list counts each run's tests, in one column.
+    listed = run_cli("runs", cwd=repo.root, check=True).stdout.splitlines()
+    assert [line.split("  ")[0] for line in listed] == ["ci/3", "ci/2", "ci/1"]
+    assert "✘ failed       ✘ 1 failed of 3  " in listed[0]
+    assert "✘ failed       ✘ 2 failed of 3  " in listed[2]
+    runs = json.loads(run_cli("runs", "--json", cwd=repo.root, check=True).stdout)
+    assert runs[0]["tests"] == {"passed": 2, "failed": 1}
+
+
+def test_a_test_failing_on_one_matrix_combination_every_time_is_not_flaky(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    told = tmp_path / "outcome"
+    told.write_text("pass")
+    repo.write("test_app.py", FLIPS.replace("MARKER", repr(str(told))))
+    repo.pipeline(
+        flaky_pipeline().replace(
+            "        reports:", "        matrix: {db: [sqlite, postgres]}\n        reports:"
+        )
+    )
+    repo.commit("a matrix")
+    for _ in range(2):
+        assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    found = reported(repo, "ci/2")["tests"]
+    by_copy = {(t["action"], t["name"]): (t["outcome"], t["flaky"]) for t in found}
+    assert by_copy[("unit-postgres", "test_db")] == ("failed", False)
+    assert by_copy[("unit-sqlite", "test_db")] == ("passed", False)
+    assert {t["group"] for t in found} == {"unit"}
+    assert not any(t["flaky"] for t in found)
+    # The action as written names all its copies.
+    only = reported(repo, "ci/2", "Test/unit", "--failed")["tests"]
+    assert sorted((t["action"], t["name"]) for t in only) == [
+        ("unit-postgres", "test_always_fails"),
+        ("unit-postgres", "test_db"),
+        ("unit-sqlite", "test_always_fails"),
+    ]
+
+
+def reported_run(repo: RepoMaker, run: str) -> Any:
+    return json.loads(run_cli("show", run, "--json", cwd=repo.root, check=True).stdout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 
 import pytest
 from textual import events
@@ -304,3 +305,55 @@ async def test_a_rejection_from_another_shell_closes_the_dialog_and_names_the_ac
         approval = app.client.store.detail(run).stages[3].actions[0].approval
         assert approval is not None
         assert approval.decided_email == "someone@example.invalid"
+
+
+FAILING_TESTS = """
+import pytest
+
+
+def test_adds():
+    assert 1 + 1 == 2
+
+
+@pytest.mark.parametrize("n", range(7))
+def test_broken(n):
+    assert n < 0, "[bold]not[/bold] \\x1b[31mnegative"
+"""
+
+PYTEST = f'"{sys.executable}" -m pytest -q -p no:cacheprovider test_app.py --junitxml=report.xml'
+REPORTED = f"""
+name: ci
+stages:
+  - name: Source
+    actions: [{{name: checkout, kind: source, outputs: [source]}}]
+  - name: Test
+    actions:
+      - name: unit
+        kind: test
+        inputs: [source]
+        reports: [report.xml]
+        run: '{PYTEST} || true'  # the tests fail, the pipeline goes on to the gate
+      - {{name: lint, kind: test, run: 'echo clean'}}
+  - name: Approval
+    actions: [{{name: gate, kind: approval, message: "Ship it?", timeout: 1h}}]
+"""
+
+
+async def test_the_dialog_counts_the_tests_and_names_the_failed_ones(repo: RepoMaker) -> None:
+    repo.write("test_app.py", FAILING_TESTS)
+    repo.pipeline(REPORTED)
+    repo.commit("tests that fail, and a pipeline that goes on")
+    async with console(repo.root) as (app, pilot):
+        dialog = await dialog_opens(app, pilot)
+        assert shown(dialog, ".tests").splitlines() == [
+            "Tests",
+            "  ✘ Test/unit  7 failed of 8",
+            "      test_app::test_broken[0]",
+            "      test_app::test_broken[1]",
+            "      test_app::test_broken[2]",
+            "      test_app::test_broken[3]",
+            "      test_app::test_broken[4]",
+            "      … and 2 more",
+            "  ✔ succeeded Test/lint",
+        ]
+        await pilot.press("escape")

@@ -16,6 +16,7 @@ from pipedeck.engine import engine_alive, recover
 from pipedeck.store import WORKING_TREE, ActionDetail, RunDetail, RunRecord, StageRecord, Store
 from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
+from pipedeck.store.results import in_words
 from pipedeck.terminal import for_terminal, prefix_lines, shown_for
 
 
@@ -37,17 +38,23 @@ def duration(started: str | None, finished: str | None) -> str:
 @click.pass_obj
 def runs(opts: Options, pipeline: str | None, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
-    records = opts.client().store.runs(pipeline, limit=limit)
+    store = opts.client().store
+    records = store.runs(pipeline, limit=limit)
+    # What the runs' test reports counted: one query for them all.
+    tests = store.results.counts([r.id for r in records])
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([{**r.to_dict(), "tests": tests.get(r.id, {})} for r in records])
         return
     if not records:
         say("no runs yet" + (f" of {pipeline}" if pipeline else ""))
         return
     width = max(len(r.key) for r in records)
+    said = {r.id: in_words(tests.get(r.id, {})) for r in records}
+    tests_width = max(len(words) for words in said.values())
     for r in records:
+        counted = f"{said[r.id]:<{tests_width}}  " if tests_width else ""
         say(
-            f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  "
+            f"{r.key:<{width}}  {r.status.look.icon} {r.status.look.words:<11}  {counted}"
             f"{r.commit[:7]}  {(r.branch or '-'):<12}  "
             f"{r.created_at[:19].replace('T', ' ')}  "
             f"{duration(r.started_at, r.finished_at):>7}  {r.commit_subject[:40]}"

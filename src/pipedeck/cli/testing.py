@@ -19,19 +19,24 @@ _ORDER = ("failed", "error", "skipped", "passed")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_obj
 def tests(opts: Options, run_ref: str, only: str | None, failed_only: bool, as_json: bool) -> None:
-    """The tests of RUN (or of one action of it), from the reports its actions declare."""
+    """The tests of RUN (or of one action of it), from the reports its actions declare.
+
+    A test marked flaky failed and passed with nothing changed: in one run, on a retry of
+    its action; or over the last 20 runs of the pipeline on the run's branch."""
     run = opts.find_run(run_ref)
     store = opts.client().store
     cases = store.results.cases(run.id)
     problems = store.results.problems(run.id)
     if only is not None:
+        # An action as written in the file names all its copies (`Test/unit`: every shard).
         stage, _, action = only.partition("/")
         known = {(c.stage, c.action) for c in cases} | {(p.stage, p.action) for p in problems}
-        if (stage, action) not in known:
+        groups = {(c.stage, c.group) for c in cases} | {(p.stage, p.group) for p in problems}
+        if (stage, action) not in known | groups:
             listed = ", ".join(sorted(f"{s}/{a}" for s, a in known)) or "none"
             fail(f"{run.key} has no test reports from {only} (actions with reports: {listed})")
-        cases = [c for c in cases if (c.stage, c.action) == (stage, action)]
-        problems = [p for p in problems if (p.stage, p.action) == (stage, action)]
+        cases = [c for c in cases if c.stage == stage and action in (c.action, c.group)]
+        problems = [p for p in problems if p.stage == stage and action in (p.action, p.group)]
     counts = Counter(c.outcome for c in cases)
     if failed_only:
         cases = [c for c in cases if c.outcome in ("failed", "error")]
@@ -49,7 +54,10 @@ def tests(opts: Options, run_ref: str, only: str | None, failed_only: bool, as_j
         where = f"{case.classname}::" if case.classname else ""
         took = f"  {case.duration:.2f}s" if case.duration is not None else ""
         icon = _ICONS[case.outcome]
-        say(f"{icon} {case.outcome:<7}  {case.stage}/{case.action}  {where}{case.name}{took}")
+        flaky = "  ⚠ flaky" if case.flaky else ""
+        say(
+            f"{icon} {case.outcome:<7}  {case.stage}/{case.action}  {where}{case.name}{took}{flaky}"
+        )
         if case.message and case.outcome in ("failed", "error"):
             say(f"      {case.message.splitlines()[0][:200]}")
     for problem in problems:

@@ -2,8 +2,9 @@
 
 The app is a tiny Python package; its pipeline builds a zipapp, tests it (in two shards,
 each writing a JUnit report) and lints it in parallel, deploys it to staging, tests it
-there, and waits for a person before production. Each environment is a directory under `server/` inside the repository (ignored by git), so
-everything stays on this machine and needs nothing but Python.
+there, and waits for a person before production. Each environment is a directory under
+`server/` inside the repository (ignored by git), so everything stays on this machine and
+needs nothing but Python.
 """
 
 from __future__ import annotations

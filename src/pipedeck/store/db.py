@@ -198,6 +198,7 @@ CREATE INDEX IF NOT EXISTS actions_by_run ON actions (run_id, stage_id, position
 CREATE INDEX IF NOT EXISTS test_cases_by_action ON test_cases (action_id, attempt);
 CREATE INDEX IF NOT EXISTS deployments_by_environment ON deployments (environment, id DESC);
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (id) WHERE taken_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_by_branch ON runs (pipeline, branch, number DESC);
 """
 
 # Columns added by each version to tables that existed before it; tables new in a version

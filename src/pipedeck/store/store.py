@@ -31,9 +31,9 @@ from pipedeck.store.records import (
     StageRecord,
 )
 from pipedeck.store.results import Results
-from pipedeck.store.timings import Timings
 from pipedeck.store.retries import RetryPlan, reset_for_retry, reset_stage
 from pipedeck.store.status import Status
+from pipedeck.store.timings import Timings
 
 
 class StoreError(Exception):

@@ -9,10 +9,31 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipedeck.gitrepo.location import GitError
-from pipedeck.store import ApprovalRecord, Deployment, RunRecord, Status, Store
+from pipedeck.store import ApprovalRecord, Deployment, RunDetail, RunRecord, Status, Store
 
 if TYPE_CHECKING:
     from pipedeck.gitrepo import Commit, GitRepo
+    from pipedeck.store.results import CaseResult
+
+FAILED_NAMED = 5
+"""Failed tests named per action; the rest are counted."""
+
+
+@dataclass(frozen=True)
+class TestSummary:
+    """One test action of the run (its copies together) as the dialog says it."""
+
+    name: str
+    """`Test/unit`: the action as written in the file."""
+    status: Status
+    """Its copies' status together: one failed makes it failed."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Outcome → how many cases its reports had; empty without reports."""
+    failed: list[tuple[str, bool]] = field(default_factory=list)
+    """The first `FAILED_NAMED` failed or errored tests (`module::test`, and which copy
+    ran it), each with whether it is flaky."""
+    more: int = 0
+    """How many more failed than are named."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +46,8 @@ class ApprovalInfo:
     commits: list[Commit] = field(default_factory=list)
     """Going out: the commits since the environment's current release (for an environment's
     gate), else since this pipeline's last successful run."""
-    tests: list[tuple[str, Status]] = field(default_factory=list)
+    tests: list[TestSummary] = field(default_factory=list)
+    """The run's test actions, and every other action whose reports had cases."""
     artifacts: list[str] = field(default_factory=list)
     environment: str | None = None
     """The environment whose gate this is, if any."""
@@ -60,11 +82,7 @@ def waiting_approval(store: Store, repo: GitRepo | None, run: RunRecord) -> Appr
                 message=gate.message,
                 expires_at=gate.expires_at,
                 commits=_outgoing(store, repo, run, gate, current, back),
-                tests=[
-                    (f"{s.name}/{a.action.name}", a.action.status)
-                    for s, a in detail.actions()
-                    if a.action.kind == "test"
-                ],
+                tests=_tests(detail, store.results.cases(run.id)),
                 artifacts=[name for _, a in detail.actions() for name in a.artifacts],
                 environment=gate.environment,
                 approvers=gate.approvers,
@@ -106,3 +124,50 @@ def _outgoing(
         return repo.commits_between(previous.commit if previous else None, run.commit, limit=20)
     except GitError:
         return []
+
+
+_TOGETHER = (
+    Status.RUNNING,
+    Status.WAITING,
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.REJECTED,
+    Status.CANCELLED,
+    Status.INTERRUPTED,
+    Status.QUEUED,
+    Status.SUPERSEDED,
+    Status.SUCCEEDED,
+    Status.SKIPPED,
+)
+"""Copies said as one take the first of their statuses in this order (as the graph does)."""
+
+
+def _tests(detail: RunDetail, cases: list[CaseResult]) -> list[TestSummary]:
+    """Per test action as written (shards and combinations together): its status, counts
+    and first failed tests."""
+    statuses: dict[tuple[str, str], list[Status]] = {}
+    for stage, action in detail.actions():
+        if action.action.kind == "test" or action.tests:
+            statuses.setdefault((stage.name, action.action.group), []).append(action.action.status)
+    summaries = []
+    for (stage_name, group), seen in statuses.items():
+        mine = [c for c in cases if c.stage == stage_name and c.group == group]
+        failing = [c for c in mine if c.failing]
+        counts: dict[str, int] = {}
+        for case in mine:
+            counts[case.outcome] = counts.get(case.outcome, 0) + 1
+        summaries.append(
+            TestSummary(
+                name=f"{stage_name}/{group}",
+                status=next((s for s in _TOGETHER if s in seen), seen[0]),
+                counts=counts,
+                failed=[(_test_name(c), c.flaky) for c in failing[:FAILED_NAMED]],
+                more=max(0, len(failing) - FAILED_NAMED),
+            )
+        )
+    return summaries
+
+
+def _test_name(case: CaseResult) -> str:
+    name = f"{case.classname}::{case.name}" if case.classname else case.name
+    return f"{name} · {case.label}" if case.label else name

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pipedeck.definition import LoadResult, Pipeline
     from pipedeck.engine import Client, EnvironmentView, Project
     from pipedeck.gitrepo import Commit, GitRepo
+    from pipedeck.store.results import CaseResult, ReportProblem
     from pipedeck.tui.approval_info import ApprovalInfo
 
 T = TypeVar("T")
@@ -141,6 +142,18 @@ class Survey:
             except StoreError:
                 return None
             return waiting_approval(store, self._repository(), run)
+
+        return await self._on_thread(job)
+
+    async def tests(self, run_id: int) -> tuple[list[CaseResult], list[ReportProblem]]:
+        """The run's test cases (each marked flaky or not) and its reports' problems: the
+        flakiness looks through the branch's earlier runs."""
+
+        def job() -> tuple[list[CaseResult], list[ReportProblem]]:
+            store = self._history()
+            if store is None:
+                return [], []
+            return store.results.cases(run_id), store.results.problems(run_id)
 
         return await self._on_thread(job)
 

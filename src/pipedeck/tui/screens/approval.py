@@ -178,14 +178,41 @@ class ApprovalDialog(ModalScreen[Decision | None]):
     def _tests(self) -> Content:
         if not self.info.tests:
             return markup("[b]Tests[/b]\n  [dim]this run has no test actions[/]")
-        rows = [
-            line(
-                markup("  "),
-                plain(f"{icon(status)} {status.look.words}", status.look.colour),
-                markup(" $name", name=name),
+        rows = []
+        for test in self.info.tests:
+            status = test.status
+            if not test.counts:  # no reports: what the action itself came to
+                rows.append(
+                    line(
+                        markup("  "),
+                        plain(f"{icon(status)} {status.look.words}", status.look.colour),
+                        markup(" $name", name=test.name),
+                    )
+                )
+                continue
+            total = sum(test.counts.values())
+            failing = test.counts.get("failed", 0) + test.counts.get("error", 0)
+            if failing:
+                mark, said, colour = "✘", f"{failing} failed of {total}", "red"
+            else:
+                mark, said, colour = "✔", f"{test.counts.get('passed', 0)} passed", "green"
+            rows.append(
+                line(
+                    plain(f"  {mark} ", colour),
+                    markup("$name  ", name=test.name),
+                    plain(said, colour),
+                )
             )
-            for name, status in self.info.tests
-        ]
+            for name, flaky in test.failed:
+                rows.append(
+                    line(
+                        markup("      "),
+                        plain(name, lines=False),
+                        markup("  [yellow]⚠ flaky[/]" if flaky else ""),
+                    )
+                )
+            if test.more:
+                rows.append(markup("      [dim]… and $n more[/]", n=test.more))
         return Content("\n").join([markup("[b]Tests[/b]"), *rows])
 
     def _artifacts(self) -> Content:

@@ -1,6 +1,7 @@
 """`h`: every past run, newest first, filtered by pipeline, status and free text.
 
-Free text matches the run, commit SHA, commit subject, and who decided its approvals. The
+Each run says what its test reports counted (`✘ 2 failed of 297`), when it has any. Free
+text matches the run, commit SHA, commit subject, and who decided its approvals. The
 screen returns the chosen run's key; the main screen then shows it. `R` runs the highlighted
 run's commit again, with the pipeline file as committed in it.
 """
@@ -16,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static
 
 from pipedeck.store import RunRecord, Status, Store
+from pipedeck.store.results import FAILING, in_words
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import icon
 from pipedeck.tui.text import markup, rich_plain
@@ -46,6 +48,8 @@ class HistoryScreen(Screen[str | None]):
         self.pipelines = pipelines
         self._runs: list[RunRecord] = []
         self._deciders: dict[int, str] = {}
+        self._tests: dict[int, dict[str, int]] = {}
+        """Run id → test outcome → count, for the runs with test results."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
@@ -67,11 +71,14 @@ class HistoryScreen(Screen[str | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(
-            "run", "status", "commit", "subject", "branch", "started", "took", "decided by"
-        )
         self._runs = self.store.runs()
         self._deciders = self.store.deciders()
+        # One aggregate query for every run listed, through the runs' actions.
+        self._tests = self.store.results.counts([r.id for r in self._runs])
+        tests = ("tests",) if self._tests else ()
+        table.add_columns(
+            "run", "status", *tests, "commit", "subject", "branch", "started", "took", "decided by"
+        )
         self.refilter()
         table.focus()
 
@@ -95,9 +102,15 @@ class HistoryScreen(Screen[str | None]):
         table.clear()
         shown = [r for r in self._runs if self.matches(r)]
         for run in shown:
+            tests = []
+            if self._tests:  # the column is there when some run has test results
+                counts = self._tests.get(run.id, {})
+                failing = any(counts.get(outcome) for outcome in FAILING)
+                tests.append(rich_plain(in_words(counts), "red" if failing else "green"))
             table.add_row(
                 rich_plain(run.key),
                 rich_plain(f"{icon(run.status)} {run.status.look.words}", run.status.look.colour),
+                *tests,
                 rich_plain(run.commit[:7]),
                 rich_plain(run.commit_subject[:50]),
                 rich_plain(run.branch or ""),

@@ -15,11 +15,15 @@ from pipedeck.tui.widgets.log_view import LogView
 class LogScreen(Screen[None]):
     BINDINGS = [Binding("escape,q", "close", "Back")]
 
-    def __init__(self, path: Path, title: str, follow: bool = True) -> None:
+    def __init__(
+        self, path: Path, title: str, follow: bool = True, search: str | None = None
+    ) -> None:
         super().__init__()
         self.path = path
         self.log_title = title
         self.follow = follow
+        self.find_text = search
+        """Text to find as it opens (a test's name): the view goes to its first line."""
 
     def compose(self) -> ComposeResult:
         yield LogView(id="full-log")
@@ -27,7 +31,9 @@ class LogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         view = self.query_one(LogView)
-        view.show_file(self.path, follow=self.follow, title=self.log_title)
+        view.show_file(self.path, follow=self.follow and not self.find_text, title=self.log_title)
+        if self.find_text:
+            view.search(self.find_text)
         view.focus()
 
     def action_close(self) -> None:

@@ -81,6 +81,7 @@ class MainScreen(Approving, Releasing, Steering, Screen[None]):
         Binding("T", "trust", "Trust", show=False),
         Binding("h", "history", "History"),
         Binding("e", "environments", "Environments"),
+        Binding("u", "tests", "Tests", show=False),
         Binding("t", "timestamps", "Times", show=False),
         Binding("f,end", "follow", "Follow", show=False),
         Binding("slash", "search", "Search", show=False),
@@ -487,6 +488,34 @@ class MainScreen(Approving, Releasing, Steering, Screen[None]):
             HistoryScreen(self.store, self.clock, names, rerun=self.rerun),
             lambda key: self.show_run(key) if key else None,
         )
+
+    @work(exclusive=True, group="tests")
+    async def action_tests(self) -> None:
+        """The selected action's tests, all its copies together (read on the survey's
+        thread: flakiness looks through earlier runs)."""
+        graph = self.query_one(StageGraph)
+        selected, stage = graph.selected_action(), graph.selected_stage_name()
+        detail = self.detail
+        if selected is None or stage is None or detail is None:
+            self.notify("Select an action of a run to see its tests.", severity="warning")
+            return
+        group = selected.action.group
+        cases, problems = await self.survey.tests(detail.run.id)
+        copies = [
+            a.action for s, a in detail.actions() if s.name == stage and a.action.group == group
+        ]
+        names = {a.name for a in copies}
+        cases = [c for c in cases if c.stage == stage and c.action in names]
+        problems = [p for p in problems if p.stage == stage and p.action in names]
+        if not self.is_attached:
+            return
+        if not cases and not problems:
+            self.notify(f"{stage}/{group} has no test reports in {detail.run.key}.")
+            return
+        from pipedeck.tui.screens.tests_view import ActionTests, ResultsScreen
+
+        tests = ActionTests(detail.run.key, stage, group, cases, problems, copies)
+        self.app.push_screen(ResultsScreen(tests))
 
     def action_timestamps(self) -> None:
         panes = self.query_one(LogPanes)
