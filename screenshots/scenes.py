@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from pipedeck.engine import Client, Engine, Project, Settings
 from pipedeck.engine.requests import disable_transition
@@ -38,9 +38,11 @@ from pipedeck.tui.screens.approval import ApprovalDialog
 from pipedeck.tui.screens.environments import EnvironmentsScreen
 from pipedeck.tui.screens.history import HistoryScreen
 from pipedeck.tui.screens.log_screen import LogScreen
+from pipedeck.tui.screens.tests_view import ResultsScreen
 from pipedeck.tui.widgets.log_panes import LogPanes
 from pipedeck.tui.widgets.log_view import LogView
 from pipedeck.tui.widgets.run_list import RunList
+from pipedeck.tui.widgets.stage_graph import StageGraph
 
 FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 """The console's now in every scene."""
@@ -812,6 +814,18 @@ async def _shards(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _tests(pilot: Pilot[None]) -> None:
+    # The shards' tests as one list: the failed one first, with its message.
+    await _shards(pilot)
+    app = _app(pilot)
+    app.main.query_one(StageGraph).select("Test", "unit.1")
+    await pilot.press("u")
+    await until(pilot, lambda: isinstance(app.screen, ResultsScreen), "the test view")
+    screen = app.screen
+    listing = screen.query_one(OptionList)
+    await until(pilot, lambda: screen.is_mounted and listing.option_count > 0, "the tests")
+
+
 async def _modes_repo(parent: Path) -> Built:
     repo = start_shop(parent)
     # The tests pause once they have printed: the first run stays inside the Test stage.
@@ -887,5 +901,6 @@ SCENES = {
         Scene("modes", WIDE, _modes_repo, _modes),
         Scene("environments", WIDE, _environments_repo, _environments),
         Scene("shards", WIDE, _shards_repo, _shards),
+        Scene("tests", WIDE, _shards_repo, _tests),
     )
 }

@@ -265,6 +265,32 @@ def test_a_test_that_failed_in_an_earlier_run_on_its_branch_is_flaky(
     assert runs[0]["tests"] == {"passed": 2, "failed": 1}
 
 
+def test_a_commit_that_breaks_a_test_or_fixes_it_does_not_make_it_flaky(
+    repo: RepoMaker, tmp_path: Path
+) -> None:
+    told = tmp_path / "outcome"
+    told.write_text("pass")
+    repo.write("test_app.py", FLIPS.replace("MARKER", repr(str(told))))
+    repo.pipeline(flaky_pipeline())
+    repo.commit("a test that passes")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    # A new commit breaks it: a failure, once, is a failure.
+    told.write_text("fail")
+    repo.commit("a commit that breaks it")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    assert flags(repo, "ci/2")["test_flips"] == ("failed", False)
+    # The next commit fixes it: one change back, still no flakiness.
+    told.write_text("pass")
+    repo.commit("a commit that fixes it")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    assert flags(repo, "ci/3")["test_flips"] == ("passed", False)
+    # And then it fails again with nothing that explains it: back and forth is flaky.
+    told.write_text("fail")
+    repo.commit("an unrelated commit")
+    assert run_cli("run", "ci", cwd=repo.root).returncode == 1
+    assert flags(repo, "ci/4")["test_flips"] == ("failed", True)
+
+
 def test_a_test_failing_on_one_matrix_combination_every_time_is_not_flaky(
     repo: RepoMaker, tmp_path: Path
 ) -> None:
@@ -273,7 +299,9 @@ def test_a_test_failing_on_one_matrix_combination_every_time_is_not_flaky(
     repo.write("test_app.py", FLIPS.replace("MARKER", repr(str(told))))
     repo.pipeline(
         flaky_pipeline().replace(
-            "        reports:", "        matrix: {db: [sqlite, postgres]}\n        reports:"
+            # Both combinations to their ends every time: none stopped by the other.
+            "        reports:",
+            "        matrix: {db: [sqlite, postgres]}\n        fail_fast: false\n        reports:",
         )
     )
     repo.commit("a matrix")

@@ -10,7 +10,9 @@ A test is flaky when its outcome changed with nothing that should change it:
   action (the same shard or matrix combination) passed it;
 - or, over the last `HISTORY` runs of the pipeline on the run's branch that have results
   from the stage and group (up to and including the run), it failed in some and passed in
-  others. A run's outcome for a test is its action's final attempt: failed if any copy
+  others in a way no commit explains: on the same commit, or back and forth three times or
+  more. A commit that broke it and one that fixed it are a failure and a fix, not
+  flakiness. A run's outcome for a test is its action's final attempt: failed if any copy
   failed it, passed if the copies that ran it passed it. So a test that always fails on one
   matrix combination and passes on another is failing, not flaky. A run on no branch
   (detached) has no such history.
@@ -142,13 +144,29 @@ outcomes AS (
     JOIN test_cases t ON t.action_id = a.id AND t.attempt = a.attempt
     GROUP BY w.stage, w.grp, t.classname, t.name, w.run_id
 )
-SELECT stage, grp, classname, name FROM outcomes
-GROUP BY stage, grp, classname, name
-HAVING MAX(run_id = :run) AND SUM(failed) > 0 AND SUM(passed AND NOT failed) > 0
+SELECT o.stage, o.grp, o.classname, o.name, r.number, r.commit_sha, o.failed
+FROM outcomes o JOIN runs r ON r.id = o.run_id
+WHERE EXISTS (SELECT 1 FROM outcomes m WHERE m.run_id = :run AND m.stage = o.stage
+              AND m.grp = o.grp AND m.classname = o.classname AND m.name = o.name)
+  AND (o.failed OR o.passed)
 """
-"""Tests of the run that failed in some of the recent runs of its branch and passed in
-others; the runs are found newest first through `runs_by_branch`, and their cases through
+"""What the run's tests did in the recent runs of its branch: run number, commit, failed; the runs are found newest first through `runs_by_branch`, and their cases through
 their actions (`actions_by_run`, `test_cases_by_action`): no scan of every case."""
+
+
+def _flipped(runs: list[tuple[int, str, bool]]) -> bool:
+    """Whether a test's outcomes over recent runs (number, commit, failed) say it is flaky:
+    it failed and passed on one commit, or it changed outcome three times or more (passed,
+    failed, passed, failed). A commit that broke it and one that fixed it change it twice:
+    a failure and its fix, not flakiness."""
+    by_commit: dict[str, set[bool]] = {}
+    for _, commit, failed in runs:
+        by_commit.setdefault(commit, set()).add(failed)
+    if any(len(seen) == 2 for seen in by_commit.values()):
+        return True
+    outcomes = [failed for _, _, failed in sorted(runs)]
+    changes = sum(a != b for a, b in zip(outcomes, outcomes[1:], strict=False))
+    return changes >= 3
 
 
 def in_words(counts: dict[str, int]) -> str:
@@ -231,9 +249,15 @@ class Results:
         """The run's tests that are flaky (see the module's docstring), as
         (stage, group, classname, name)."""
         args = {"run": run_id, "history": HISTORY}
-        found: set[TestKey] = set()
-        for query in (_RETRIED, _FLIPPED):
-            found.update((r[0], r[1], r[2], r[3]) for r in self._conn.execute(query, args))
+        found: set[TestKey] = {(r[0], r[1], r[2], r[3]) for r in self._conn.execute(_RETRIED, args)}
+        history: dict[TestKey, list[tuple[int, str, bool]]] = {}
+        for stage, group, classname, name, number, commit, failed in self._conn.execute(
+            _FLIPPED, args
+        ):
+            history.setdefault((stage, group, classname, name), []).append(
+                (number, commit, bool(failed))
+            )
+        found.update(key for key, runs in history.items() if _flipped(runs))
         return found
 
     def counts(self, run_ids: list[int]) -> dict[int, dict[str, int]]:

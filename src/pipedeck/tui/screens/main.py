@@ -310,7 +310,7 @@ class MainScreen(Approving, Releasing, Steering, Screen[None]):
     @staticmethod
     def _pane(stage: str, action: ActionDetail) -> PaneSpec:
         return PaneSpec(
-            title=f"{stage}/{action.action.name}",
+            title=f"{stage}/{action.action.shown}",
             path=Path(action.action.log_path or ""),
             failed=action.action.status in FAILED,
         )
@@ -431,7 +431,7 @@ class MainScreen(Approving, Releasing, Steering, Screen[None]):
         from pipedeck.tui.screens.log_screen import LogScreen
 
         run = self.detail.run.key if self.detail else ""
-        title = f"{run} {graph.selected_stage_name()}/{selected.action.name}"
+        title = f"{run} {graph.selected_stage_name()}/{selected.action.shown}"
         self.app.push_screen(LogScreen(Path(selected.action.log_path), title))
 
     def _pipeline(self) -> Pipeline | None:
