@@ -71,7 +71,7 @@ async def test_the_dialog_shows_what_is_about_to_ship(ci_repo: RepoMaker) -> Non
         assert commits[0] == "Commits going to staging (2)"
         assert commits[1].split() == [head, "Add", "the", "delivery", "pipeline", "Test", "Author"]
         assert commits[2].split() == [first, "Start", "the", "shop", "Test", "Author"]
-        assert shown(dialog, ".tests").splitlines() == ["Tests", "  ✔ succeeded Test/unit"]
+        assert shown(dialog, ".tests").splitlines() == ["Tests", "  ✔ Test/unit  succeeded"]
         assert shown(dialog, ".artifacts").splitlines() == ["Artifacts", "  source, app"]
         assert re.fullmatch(r"times out in (59m \d\ds|1h 00m)", shown(dialog, "#remaining"))
         await pilot.press("escape")
@@ -354,6 +354,6 @@ async def test_the_dialog_counts_the_tests_and_names_the_failed_ones(repo: RepoM
             "      test_app::test_broken[3]",
             "      test_app::test_broken[4]",
             "      … and 2 more",
-            "  ✔ succeeded Test/lint",
+            "  ✔ Test/lint  succeeded",
         ]
         await pilot.press("escape")

@@ -92,3 +92,13 @@ def test_execution_modes_waiting_superseded_held(snap_compare: SnapCompare, tmp_
 
 def test_the_environments(snap_compare: SnapCompare, tmp_path: Path) -> None:
     shoot(snap_compare, tmp_path, "environments")
+
+
+def test_shards_as_one_line_and_a_matrix_as_one_group(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    shoot(snap_compare, tmp_path, "shards")
+
+
+def test_the_test_view(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    shoot(snap_compare, tmp_path, "tests")

@@ -182,11 +182,12 @@ class ApprovalDialog(ModalScreen[Decision | None]):
         for test in self.info.tests:
             status = test.status
             if not test.counts:  # no reports: what the action itself came to
+                # The same shape as a counted row: mark, action, what it came to.
                 rows.append(
                     line(
-                        markup("  "),
-                        plain(f"{icon(status)} {status.look.words}", status.look.colour),
-                        markup(" $name", name=test.name),
+                        plain(f"  {icon(status)} ", status.look.colour),
+                        plain(f"{test.name}  ", lines=False),
+                        plain(status.look.words, status.look.colour),
                     )
                 )
                 continue
@@ -199,7 +200,7 @@ class ApprovalDialog(ModalScreen[Decision | None]):
             rows.append(
                 line(
                     plain(f"  {mark} ", colour),
-                    markup("$name  ", name=test.name),
+                    plain(f"{test.name}  ", lines=False),
                     plain(said, colour),
                 )
             )
