@@ -189,3 +189,35 @@ def test_cache_paths_stay_in_the_workspace(problems: Problems) -> None:
         "stages[0].actions[0].cache.paths[2]",
     ]
     assert "cache path '../elsewhere' must be relative to the workspace" in found[0]
+
+
+def test_an_empty_matrix_and_keys_differing_in_case_are_refused(problems: Problems) -> None:
+    def one(matrix: str) -> str:
+        return "\n".join(
+            problems(
+                stages(
+                    "  - name: Test",
+                    "    actions:",
+                    f"      - {{name: t, kind: test, run: x, matrix: {matrix}}}",
+                )
+            )
+        )
+
+    assert "a matrix needs a key with values" in one("{}")
+    assert "a matrix needs a key with values" in one("{include: []}")
+    assert "differ only in case" in one("{python: [1], include: [{Python: 2}]}")
+
+
+def test_a_very_long_value_is_cut_in_the_label_not_in_the_environment(write: Write) -> None:
+    long = "L" * 500
+    path = write(
+        stages(
+            "  - name: Test",
+            "    actions:",
+            f"      - {{name: t, kind: test, run: x, matrix: {{v: [{long}, b]}}}}",
+        )
+    )
+    first = load_pipeline(path).stages[0].actions[0]
+    assert first.label == f"t (v={'L' * 39}…)"
+    assert first.expansion is not None and first.expansion.values == {"v": long}
+    assert len(first.name) <= 100

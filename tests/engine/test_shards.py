@@ -201,3 +201,13 @@ def test_files_never_seen_weigh_the_mean_and_the_split_is_stable() -> None:
     # Each file in one shard only, duplicates given once.
     doubled = plan([*files, "t0.py"], 3, known, {})
     assert sorted(f for s in doubled.shards for f in s) == sorted(files)
+
+
+def test_shard_leaves_out_names_the_shell_would_split(repo: RepoMaker) -> None:
+    repo.write("tests/test_ok.py", "")
+    repo.write("tests/test two.py", "")
+    result = run_cli(
+        "shard", "--shard", "1", "--shards", "1", "--glob", "tests/*.py", cwd=repo.root
+    )
+    assert result.stdout.split("\n") == ["tests/test_ok.py", ""]
+    assert "left out 'tests/test two.py'" in result.stderr

@@ -18,6 +18,7 @@ from pipedeck.store.db import parse_time
 from pipedeck.store.logs import LogTail
 from pipedeck.store.results import in_words
 from pipedeck.terminal import for_terminal, prefix_lines, shown_for
+from pipedeck.visible import visible
 
 
 def duration(started: str | None, finished: str | None) -> str:
@@ -96,7 +97,8 @@ def show(opts: Options, run_ref: str, as_json: bool) -> None:
 
 def _action_line(detail: ActionDetail) -> str:
     a = detail.action
-    kind = f"{a.kind}, {a.label}" if a.label else a.kind
+    # A label comes from matrix values in the file: one line, whatever they hold.
+    kind = f"{a.kind}, {visible(a.label)}" if a.label else a.kind
     parts = [f"{a.status.look.icon} [{a.run_order}] {a.name} ({kind})  {a.status.look.words}"]
     if a.started_at:
         parts.append(duration(a.started_at, a.finished_at))

@@ -8,6 +8,7 @@ Run inside an action with `parallel: N` it knows which shard it is (`PIPEDECK_SH
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -16,12 +17,19 @@ import click
 from pipedeck.cli.context import Options, fail, say
 from pipedeck.store.layout import DB_NAME
 
+MAX_SHARDS = 64
+"""As `parallel:` allows."""
+
 
 def _shard_number(given: int | None, variable: str) -> int | None:
     if given is not None:
         return given
     value = os.environ.get(variable, "")
-    return int(value) if value.isascii() and value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    if int(value) > MAX_SHARDS:
+        fail(f"${variable} is {value}; an action has at most {MAX_SHARDS} shards")
+    return int(value)
 
 
 def _files(patterns: tuple[str, ...], files: tuple[str, ...]) -> list[str]:
@@ -29,11 +37,17 @@ def _files(patterns: tuple[str, ...], files: tuple[str, ...]) -> list[str]:
     for pattern in patterns:
         if Path(pattern).is_absolute():
             fail(f"--glob {pattern!r}: give a pattern relative to the working directory")
-        found += sorted(p.as_posix() for p in Path().glob(pattern) if p.is_file())
+        if not pattern.strip() or pattern.strip("./") == "":
+            fail(f"--glob {pattern!r}: give a pattern that names files, e.g. 'tests/**/test_*.py'")
+        try:
+            matched = list(Path().glob(pattern))
+        except (ValueError, IndexError, AttributeError, NotImplementedError):
+            fail(f"--glob {pattern!r}: not a pattern that names files")
+        found += sorted(p.as_posix() for p in matched if p.is_file())
     # A name the shell would split, or a terminal obey, cannot be handed on as a word.
-    plain = [f for f in found if f.isprintable()]
+    plain = [f for f in found if f.isprintable() and not any(c.isspace() for c in f)]
     for name in sorted(set(found) - set(plain)):
-        say(f"pipedeck: left out {name!r}: its name holds a newline or control character", True)
+        say(f"pipedeck: left out {name!r}: the shell would split or garble its name", True)
     return plain
 
 
@@ -47,7 +61,11 @@ def _history(opts: Options) -> tuple[str, dict[str, float]]:
         return "no run to learn from (outside a pipeline's action)", {}
     from pipedeck.store import Store, StoreError
 
-    store = Store(state)
+    try:
+        store = Store(state)
+    except (StoreError, sqlite3.DatabaseError) as exc:
+        # Every shard still gets its share: an empty answer would make each run everything.
+        return f"the history cannot be read ({exc}); split by size", {}
     try:
         run = store.find_run(run_key)
         records = [
@@ -72,7 +90,12 @@ def _history(opts: Options) -> tuple[str, dict[str, float]]:
 @click.argument("files", nargs=-1)
 @click.option("--glob", "patterns", multiple=True, metavar="PATTERN", help="Files to split.")
 @click.option("--shard", "index", type=click.IntRange(min=1), help="Default: $PIPEDECK_SHARD.")
-@click.option("--shards", "total", type=click.IntRange(min=1), help="Default: $PIPEDECK_SHARDS.")
+@click.option(
+    "--shards",
+    "total",
+    type=click.IntRange(min=1, max=MAX_SHARDS),
+    help="Default: $PIPEDECK_SHARDS.",
+)
 @click.option("--explain", is_flag=True, help="Say every shard's files and load on stderr.")
 @click.pass_obj
 def shard(

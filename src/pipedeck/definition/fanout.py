@@ -131,15 +131,17 @@ def parse_matrix(value: Any) -> Any:
         if len(set(texts)) != len(texts):
             raise ValueError(f"matrix key {key!r} lists a value twice")
         axes.append((key, texts))
-    upper = [k.upper() for k in {*dict(axes)}]
-    if len(set(upper)) != len(upper):
-        raise ValueError("matrix keys differ only in case; each names $PIPEDECK_MATRIX_<KEY>")
     keys = {k for k, _ in axes}
     matrix = Matrix(
         axes=tuple(axes),
         include=_entries(value["include"], "include", None) if "include" in value else (),
         exclude=_entries(value["exclude"], "exclude", keys) if "exclude" in value else (),
     )
+    every = keys | {k for entry in matrix.include for k, _ in entry}
+    if len({k.upper() for k in every}) != len(every):
+        raise ValueError("matrix keys differ only in case; each names $PIPEDECK_MATRIX_<KEY>")
+    if not axes and not matrix.include:
+        raise ValueError("a matrix needs a key with values, e.g. {python: ['3.12', '3.13']}")
     count = len(matrix.cells()) if _product_size(axes) <= MAX_COMBINATIONS * 4 else -1
     if count < 0 or count > MAX_COMBINATIONS:
         raise ValueError(f"the matrix makes more than {MAX_COMBINATIONS} combinations")
@@ -170,13 +172,22 @@ def expand(name: str, parallel: int | None, matrix: Matrix | None) -> list[tuple
     taken: set[str] = set()
     for index, cell in enumerate(matrix.cells(), start=1):
         words = "-".join(_UNSAFE.sub("_", v) for _, v in cell)
-        copy = _fit(f"{name}-{words}", name, f"-{index}")
-        if copy in taken:  # values that differ only in characters a file name cannot hold
-            copy = _fit(f"{copy}-{index}", name, f"-{index}")
+        wanted = _fit(f"{name}-{words}", name, f"-{index}")
+        copy, extra = wanted, 1
+        while copy in taken:  # values that differ only in characters a file name cannot hold
+            copy = _fit(
+                f"{wanted}-{index}" + (f".{extra}" if extra > 1 else ""), name, f"-{index}.{extra}"
+            )
+            extra += 1
         taken.add(copy)
-        shown = ", ".join(f"{k}={v}" for k, v in cell)
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in cell)
         copies.append((copy, Expansion(name, f"{name} ({shown})", cell=cell)))
     return copies
+
+
+def _short(value: str) -> str:
+    """A value as a label shows it: a very long one would crowd every line it is on."""
+    return value if len(value) <= 40 else value[:39] + "…"
 
 
 def _fit(wanted: str, base: str, suffix: str) -> str:

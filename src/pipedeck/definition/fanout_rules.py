@@ -6,17 +6,35 @@ is written. What the matrix itself may hold is `fanout.parse_matrix`'s to say (v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipedeck.definition.errors import Finding
-from pipedeck.definition.fanout import expand, parse_matrix
+from pipedeck.definition.fanout import MAX_SHARDS, expand, parse_matrix
 from pipedeck.definition.model import ActionKind
 
 if TYPE_CHECKING:
     from pipedeck.definition.rules import _Action
 
 _COPIES = ("parallel", "matrix")
+
+HASH = re.compile(r"#\{\s*hash:\s*([^}]*?)\s*\}")
+"""`#{hash:uv.lock}` in a cache key: the files' contents, in a word (`engine.actions.caching`)."""
+
+
+def hash_pattern_problem(pattern: str) -> str | None:
+    """What is wrong with the files `#{hash:PATTERN}` names, if anything."""
+    parts = pattern.replace("\\", "/").split("/")
+    if pattern.startswith(("/", "~")) or ".." in parts:
+        return f"#{{hash:{pattern}}}: give files relative to the workspace"
+    if not pattern.strip() or all(p in ("", ".") for p in parts) or pattern.endswith("/"):
+        return (
+            f"#{{hash:{pattern}}}: name files (`uv.lock`, `**/requirements*.txt`), not a directory"
+        )
+    return None
+
+
 _SCRIPT_KINDS = frozenset({ActionKind.BUILD, ActionKind.TEST, ActionKind.INVOKE})
 
 
@@ -94,6 +112,10 @@ def _cache(action: _Action) -> Iterator[Finding]:
         yield Finding(path, message, "key")
     if not isinstance(cache, dict):
         return
+    key = cache.get("key")
+    for match in HASH.finditer(key if isinstance(key, str) else ""):
+        if problem := hash_pattern_problem(match.group(1)):
+            yield Finding((*path, "key"), problem)
     paths = cache.get("paths")
     for index, item in enumerate(paths if isinstance(paths, list) else []):
         if isinstance(item, str) and (
@@ -121,6 +143,8 @@ def _clashes(actions: list[_Action]) -> Iterator[Finding]:
             continue
         # The loader hands numbers over as the text written.
         parallel = int(str(parallel)) if str(parallel).isdigit() else None
+        if parallel is not None and not 2 <= parallel <= MAX_SHARDS:
+            continue  # validation says it is out of range; never make that many names
         if parallel is None and matrix is None:
             continue
         own = names.setdefault(action.stage_index, set())

@@ -20,6 +20,7 @@ A test is flaky when its outcome changed with nothing that should change it:
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -150,7 +151,8 @@ WHERE EXISTS (SELECT 1 FROM outcomes m WHERE m.run_id = :run AND m.stage = o.sta
               AND m.grp = o.grp AND m.classname = o.classname AND m.name = o.name)
   AND (o.failed OR o.passed)
 """
-"""What the run's tests did in the recent runs of its branch: run number, commit, failed; the runs are found newest first through `runs_by_branch`, and their cases through
+"""What the run's tests did in the recent runs of its branch: run number, commit, failed.
+The runs are found newest first through `runs_by_branch`, and their cases through
 their actions (`actions_by_run`, `test_cases_by_action`): no scan of every case."""
 
 
@@ -165,7 +167,7 @@ def _flipped(runs: list[tuple[int, str, bool]]) -> bool:
     if any(len(seen) == 2 for seen in by_commit.values()):
         return True
     outcomes = [failed for _, _, failed in sorted(runs)]
-    changes = sum(a != b for a, b in zip(outcomes, outcomes[1:], strict=False))
+    changes = sum(a != b for a, b in itertools.pairwise(outcomes))
     return changes >= 3
 
 

@@ -8,9 +8,9 @@ action goes on as if it had no cache.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
+from pipedeck.definition.fanout_rules import HASH, hash_pattern_problem
 from pipedeck.definition.model import Cache
 from pipedeck.engine.actions.base import write_log
 from pipedeck.engine.artifacts import inside
@@ -18,9 +18,6 @@ from pipedeck.engine.caches import CacheError, Caches
 from pipedeck.engine.context import ActionJob, RunContext
 from pipedeck.engine.retention import human_size
 from pipedeck.engine.variables import VariableError
-
-HASH = re.compile(r"#\{\s*hash:\s*([^}]*?)\s*\}")
-"""`#{hash:uv.lock}`, `#{hash:**/requirements*.txt}`: the files' contents, in a word."""
 
 
 class KeyProblem(Exception):
@@ -30,10 +27,15 @@ class KeyProblem(Exception):
 def hash_files(workspace: Path, pattern: str) -> str:
     """The first 16 hex digits of the SHA-256 of the regular files `pattern` matches in
     the workspace (names and contents, in name order); like actions' `hashFiles`."""
-    if not pattern or pattern.startswith(("/", "~")) or ".." in pattern.split("/"):
-        raise KeyProblem(f"#{{hash:{pattern}}}: give a path relative to the workspace")
+    if problem := hash_pattern_problem(pattern):
+        raise KeyProblem(problem)
     root = workspace.resolve()
-    matched = sorted(p for p in workspace.glob(pattern) if p.is_file() and not p.is_symlink())
+    try:
+        found = list(workspace.glob(pattern))
+    except (ValueError, IndexError, AttributeError, NotImplementedError):
+        # pathlib's glob refuses some patterns by raising whatever its parser hits.
+        raise KeyProblem(f"#{{hash:{pattern}}}: not a pattern that names files") from None
+    matched = sorted(p for p in found if p.is_file() and not p.is_symlink())
     matched = [p for p in matched if inside(p.resolve(), root)]
     if not matched:
         raise KeyProblem(f"#{{hash:{pattern}}}: no file in the workspace matches")

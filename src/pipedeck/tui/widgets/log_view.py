@@ -149,7 +149,7 @@ class LogView(ScrollView, can_focus=True):
         """Show `path` (which may not exist yet): its end at once, the rest as it is indexed."""
         self._close()
         self.path = path
-        self.border_title = plain(title)
+        self.border_title = plain(title, lines=False)
         self.set_reactive(LogView.following, follow)
         self._index = index = LogIndex(path)
         self._times = LogTimes(path)
