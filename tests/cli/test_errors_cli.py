@@ -87,8 +87,9 @@ def test_the_state_directory_is_private_whatever_the_umask(repo: RepoMaker) -> N
     ]
     names = {p.name for p in own}
     assert {"pipedeck.db", "a.log"} <= names, names
+    # All 0600 but the `pipedeck` an action runs, which only its owner may run.
     assert {str(p.relative_to(state)): p.stat().st_mode & 0o777 for p in own} == {
-        str(p.relative_to(state)): 0o600 for p in own
+        str(p.relative_to(state)): 0o700 if p.name == "pipedeck" else 0o600 for p in own
     }
 
 

@@ -57,6 +57,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipedeck.engine.artifacts import inside, remove_tree
+from pipedeck.engine.manifest import kind_of
 from pipedeck.store.db import format_time, parse_time
 
 __all__ = [
@@ -529,18 +530,6 @@ def _names(directory_fd: int) -> list[str]:
         return sorted(entry.name for entry in entries)
 
 
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
 def _make_dir(parent: int, name: str) -> tuple[int, bool]:
     """A descriptor of the real directory `name` in `parent`, made if need be: whatever else
     has the name (a symlink, a file) is removed first, never followed."""
@@ -594,7 +583,7 @@ class _Copier:
         elif stat.S_ISDIR(mode):
             self._copy_dir(src, dst, name, rel, path, depth, mode)
         else:
-            self.skipped.append(f"{rel} ({_kind(mode)})")
+            self.skipped.append(f"{rel} ({kind_of(mode)})")
 
     def _copy_dir(
         self, src: int, dst: int, name: str, rel: str, path: Path, depth: int, mode: int
@@ -637,7 +626,7 @@ class _Copier:
         try:
             info = os.fstat(fin)
             if not stat.S_ISREG(info.st_mode):
-                self.skipped.append(f"{rel} ({_kind(info.st_mode)})")
+                self.skipped.append(f"{rel} ({kind_of(info.st_mode)})")
                 return
             # O_NONBLOCK only kept the open from blocking; reads of a file never do.
             os.set_blocking(fin, True)

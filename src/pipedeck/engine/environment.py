@@ -96,7 +96,7 @@ def command_shim(state_dir: Path) -> Path:
         return known
     # -I: the action's PYTHONPATH or PYTHONHOME must not change which pipedeck runs.
     text = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -I -m pipedeck "$@"\n'
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         current = script.read_text()
     except OSError:
@@ -104,7 +104,7 @@ def command_shim(state_dir: Path) -> Path:
     if current != text:
         temporary = directory / f".pipedeck.{os.getpid()}"
         temporary.write_text(text)
-        temporary.chmod(0o755)
+        temporary.chmod(0o700)  # the state directory's own: yours alone, as the rest
         temporary.replace(script)
     _shims[state_dir] = directory
     return directory

@@ -53,7 +53,7 @@ def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".manifest.json")
 
 
-def _kind_of(mode: int) -> str:
+def kind_of(mode: int) -> str:
     for test, name in (
         (stat.S_ISFIFO, "a FIFO"),
         (stat.S_ISSOCK, "a socket"),
@@ -106,7 +106,7 @@ def _hash_and_freeze(path: Path, rel: str) -> str:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise _refuse(rel, _kind_of(info.st_mode))
+            raise _refuse(rel, kind_of(info.st_mode))
         with os.fdopen(os.dup(fd), "rb") as f:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
         os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~_WRITE_BITS)
@@ -127,7 +127,7 @@ def seal(staging: Path, final: Path) -> list[Entry]:
     """Check and freeze `staging`, move it to `final`, and record its manifest there."""
     info = os.lstat(staging)
     if not stat.S_ISDIR(info.st_mode):
-        what = "a symlink" if stat.S_ISLNK(info.st_mode) else _kind_of(info.st_mode)
+        what = "a symlink" if stat.S_ISLNK(info.st_mode) else kind_of(info.st_mode)
         raise ArtifactError(f"the output directory {final.name} was replaced by {what}; refused")
     hashes: dict[str, str] = {}
     targets: dict[str, str] = {}
@@ -140,7 +140,7 @@ def seal(staging: Path, final: Path) -> list[Entry]:
                 _unshare(staging / rel)
             hashes[rel] = _hash_and_freeze(staging / rel, rel)
         elif not stat.S_ISDIR(st.st_mode):
-            raise _refuse(rel, _kind_of(st.st_mode))
+            raise _refuse(rel, kind_of(st.st_mode))
     # Directories last and deepest first, so freezing one does not stop work inside it.
     for rel, st in reversed(walked):
         if stat.S_ISDIR(st.st_mode):

@@ -51,6 +51,27 @@ class Look:
     """How a person reads it; `Status.value` stays the machine's word (`--json`)."""
 
 
+_TOGETHER = (
+    Status.RUNNING,
+    Status.WAITING,
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.REJECTED,
+    Status.CANCELLED,
+    Status.INTERRUPTED,
+    Status.QUEUED,
+    Status.SUPERSEDED,
+    Status.SUCCEEDED,
+    Status.SKIPPED,
+)
+
+
+def together(statuses: list[Status]) -> Status:
+    """What copies of one action (shards, matrix combinations) say as one: one still
+    running keeps them running, then any failure shows, and only all succeeded succeed."""
+    return next((s for s in _TOGETHER if s in statuses), statuses[0])
+
+
 LOOKS: dict[Status, Look] = {
     Status.QUEUED: Look("·", "grey50", "queued"),
     Status.RUNNING: Look("▶", "dodger_blue1", "running"),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pipedeck.gitrepo.location import GitError
 from pipedeck.store import ApprovalRecord, Deployment, RunDetail, RunRecord, Status, Store
+from pipedeck.store.status import together
 
 if TYPE_CHECKING:
     from pipedeck.gitrepo import Commit, GitRepo
@@ -126,22 +127,6 @@ def _outgoing(
         return []
 
 
-_TOGETHER = (
-    Status.RUNNING,
-    Status.WAITING,
-    Status.FAILED,
-    Status.TIMED_OUT,
-    Status.REJECTED,
-    Status.CANCELLED,
-    Status.INTERRUPTED,
-    Status.QUEUED,
-    Status.SUPERSEDED,
-    Status.SUCCEEDED,
-    Status.SKIPPED,
-)
-"""Copies said as one take the first of their statuses in this order (as the graph does)."""
-
-
 def _tests(detail: RunDetail, cases: list[CaseResult]) -> list[TestSummary]:
     """Per test action as written (shards and combinations together): its status, counts
     and first failed tests."""
@@ -159,7 +144,7 @@ def _tests(detail: RunDetail, cases: list[CaseResult]) -> list[TestSummary]:
         summaries.append(
             TestSummary(
                 name=f"{stage_name}/{group}",
-                status=next((s for s in _TOGETHER if s in seen), seen[0]),
+                status=together(seen),
                 counts=counts,
                 failed=[(_test_name(c), c.flaky) for c in failing[:FAILED_NAMED]],
                 more=max(0, len(failing) - FAILED_NAMED),

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from pipedeck.store import ActionDetail, ActionRecord, RunDetail, StageDetail, Status
+from pipedeck.store.status import together
 from pipedeck.tui.clock import Clock, elapsed
 from pipedeck.tui.look import icon
 from pipedeck.tui.text import segment
@@ -202,7 +203,7 @@ class StageGraph(Widget, can_focus=True):
     ) -> Line:
         """One action's line, or one for several copies of it: their status together, their
         tests summed, the longest of their times."""
-        status = _together([d.action.status for d in copies])
+        status = together([d.action.status for d in copies])
         line = [
             Segment(icon(status, frame) + " ", _style(status.look.colour)),
             segment(name, _style("bold reverse") if selected else None),
@@ -231,30 +232,6 @@ class StageGraph(Widget, can_focus=True):
 
 
 _FAILED = (Status.FAILED, Status.TIMED_OUT, Status.REJECTED)
-_TOGETHER = (
-    Status.RUNNING,
-    Status.WAITING,
-    Status.FAILED,
-    Status.TIMED_OUT,
-    Status.REJECTED,
-    Status.CANCELLED,
-    Status.INTERRUPTED,
-    Status.QUEUED,
-    Status.SUPERSEDED,
-    Status.SUCCEEDED,
-    Status.SKIPPED,
-)
-"""Copies shown as one take the first of their statuses in this order: one still running
-keeps them running, then any failure shows."""
-
-
-def _together(statuses: list[Status]) -> Status:
-    if len(statuses) == 1:
-        return statuses[0]
-    for status in _TOGETHER:
-        if status in statuses:
-            return status
-    return statuses[0]
 
 
 def _ordered(actions: list[ActionDetail]) -> list[ActionDetail]:
