@@ -51,13 +51,22 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipedeck.engine.artifacts import inside, remove_tree
-from pipedeck.engine.manifest import kind_of
+from pipedeck.engine.cache_copy import (
+    CLOEXEC,
+    CREATE_FLAGS,
+    DIR_FLAGS,
+    KEPT_MODE,
+    READ_FLAGS,
+    Copier,
+    make_dir,
+    names,
+)
 from pipedeck.store.db import format_time, parse_time
 
 __all__ = [
@@ -73,25 +82,14 @@ CACHES_DIR = "caches"
 """Under the state directory."""
 MAX_KEY = 512
 """actions/cache's limit too."""
-MAX_DEPTH = 100
-"""Deeper directories are skipped: every level holds two descriptors open while it is copied."""
 
 VERSION = 1
 _META = "meta.json"
 _TREE = "tree"
 _TEMP = ".tmp-"
 _META_LIMIT = 1 << 20
-_CHUNK = 1 << 20
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _GLOB = re.compile(r"[*?[]")
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
-"""Never follow a link, never block on a FIFO: what is opened is checked with fstat."""
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
-_KEPT_MODE = 0o1777
-"""Permission bits and sticky are kept; set-user-ID and set-group-ID are not: a cache is no
-way to mint such files."""
 
 
 class CacheError(Exception):
@@ -209,16 +207,16 @@ class Caches:
             if current is None:
                 raise CacheError(f"cache {entry.key!r} is damaged; `pipedeck cache clear` it")
             try:
-                tree = os.open(_TREE, _DIR, dir_fd=entry_fd)
+                tree = os.open(_TREE, DIR_FLAGS, dir_fd=entry_fd)
             except OSError:
                 raise CacheError(
                     f"cache {entry.key!r} is damaged; `pipedeck cache clear` it"
                 ) from None
             try:
-                target = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+                target = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)
                 try:
-                    copier = _Copier()
-                    for name in _names(tree):
+                    copier = Copier()
+                    for name in names(tree):
                         copier.copy(tree, target, name, name, workspace / name, 1)
                 finally:
                     os.close(target)
@@ -250,7 +248,7 @@ class Caches:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._temporary() as (temp, temp_fd):
             os.mkdir(_TREE, 0o700, dir_fd=temp_fd)
-            tree = os.open(_TREE, _DIR, dir_fd=temp_fd)
+            tree = os.open(_TREE, DIR_FLAGS, dir_fd=temp_fd)
             try:
                 copier = _copy_selected(workspace, chosen, tree, temp / _TREE)
             finally:
@@ -303,7 +301,7 @@ class Caches:
         for _ in range(3):
             path = self.root / f"{_TEMP}{secrets.token_hex(8)}"
             path.mkdir(mode=0o700)
-            fd = os.open(path, _DIR)
+            fd = os.open(path, DIR_FLAGS)
             fcntl.flock(fd, fcntl.LOCK_EX)
             # A sweep may have taken it in the instant before the lock: then it is gone.
             if _same(path, fd):
@@ -353,7 +351,7 @@ def _held(path: Path, how: int) -> Iterator[int | None]:
     """A descriptor of the directory at `path` locked `how`, or None when it is gone or
     someone holds a lock that excludes ours."""
     try:
-        fd = os.open(path, _DIR)
+        fd = os.open(path, DIR_FLAGS)
     except OSError:
         yield None
         return
@@ -381,7 +379,7 @@ def _same(path: Path, fd: int) -> bool:
 def _read(directory: Path) -> CacheEntry | None:
     """The entry in `directory`, or None when it is missing, unfinished or damaged."""
     try:
-        fd = os.open(directory / _META, _READ)
+        fd = os.open(directory / _META, READ_FLAGS)
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 return None
@@ -422,7 +420,7 @@ def _write_meta(directory_fd: int, entry: CacheEntry) -> None:
         "paths": list(entry.paths),
     }
     partial = f"{_META}.{secrets.token_hex(4)}.partial"
-    fd = os.open(partial, _CREATE, 0o600, dir_fd=directory_fd)
+    fd = os.open(partial, CREATE_FLAGS, 0o600, dir_fd=directory_fd)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         # ASCII with escapes: a key with lone surrogates still writes and reads back as it was.
         json.dump(body, f, separators=(",", ":"))
@@ -488,14 +486,14 @@ def _located(hit: Path, workspace: Path, top: Path, pattern: str) -> tuple[str, 
 
 def _copy_selected(
     workspace: Path, chosen: list[tuple[str, ...]], tree: int, tree_path: Path
-) -> _Copier:
-    copier = _Copier()
+) -> Copier:
+    copier = Copier()
     modes: dict[tuple[str, ...], int] = {}
-    root = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    root = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)
     try:
         for parts in chosen:
             if not parts:
-                for name in _names(root):
+                for name in names(root):
                     copier.copy(root, tree, name, name, tree_path / name, 1)
                 continue
             *parents, name = parts
@@ -505,10 +503,10 @@ def _copy_selected(
                 # them with their modes, so a restore makes them the same.
                 for depth, part in enumerate(parents, 1):
                     modes[tuple(parents[:depth])] = os.lstat(part, dir_fd=src).st_mode
-                    inner = os.open(part, _DIR, dir_fd=src)
+                    inner = os.open(part, DIR_FLAGS, dir_fd=src)
                     os.close(src)
                     src = inner
-                    made, _ = _make_dir(dst, part)
+                    made, _ = make_dir(dst, part)
                     os.close(dst)
                     dst = made
                 rel = "/".join(parts)
@@ -521,128 +519,5 @@ def _copy_selected(
     # Parents' modes last and deepest first: one without write permission could not have
     # been filled. Each is a directory this save made (no link), so chmod by name is safe.
     for parent in sorted(modes, key=len, reverse=True):
-        os.chmod("/".join(parent), stat.S_IMODE(modes[parent]) & _KEPT_MODE, dir_fd=tree)
+        os.chmod("/".join(parent), stat.S_IMODE(modes[parent]) & KEPT_MODE, dir_fd=tree)
     return copier
-
-
-def _names(directory_fd: int) -> list[str]:
-    with os.scandir(directory_fd) as entries:
-        return sorted(entry.name for entry in entries)
-
-
-def _make_dir(parent: int, name: str) -> tuple[int, bool]:
-    """A descriptor of the real directory `name` in `parent`, made if need be: whatever else
-    has the name (a symlink, a file) is removed first, never followed."""
-    try:
-        info: os.stat_result | None = os.lstat(name, dir_fd=parent)
-    except FileNotFoundError:
-        info = None
-    if info is not None and not stat.S_ISDIR(info.st_mode):
-        os.unlink(name, dir_fd=parent)
-        info = None
-    if info is None:
-        os.mkdir(name, 0o700, dir_fd=parent)
-    return os.open(name, _DIR, dir_fd=parent), info is None
-
-
-def _clear(parent: int, name: str, path: Path) -> None:
-    """Make room for `name` in `parent`: the cache's version replaces what is there."""
-    try:
-        info = os.lstat(name, dir_fd=parent)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        # `path` leads here through real directories only: each was opened with O_NOFOLLOW.
-        remove_tree(path)
-    else:
-        os.unlink(name, dir_fd=parent)
-
-
-@dataclass
-class _Copier:
-    """Copies entries between two trees held by descriptors; counts what it copied."""
-
-    size: int = 0
-    files: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def copy(self, src: int, dst: int, name: str, rel: str, path: Path, depth: int) -> None:
-        """Copy `name` of directory `src` into directory `dst` (whose `name` is `path`)."""
-        try:
-            info = os.lstat(name, dir_fd=src)
-        except FileNotFoundError:
-            self.skipped.append(f"{rel} (gone while it was copied)")
-            return
-        mode = info.st_mode
-        if stat.S_ISLNK(mode):
-            target = os.readlink(name, dir_fd=src)
-            _clear(dst, name, path)
-            os.symlink(target, name, dir_fd=dst)
-        elif stat.S_ISREG(mode):
-            self._copy_file(src, dst, name, rel, path)
-        elif stat.S_ISDIR(mode):
-            self._copy_dir(src, dst, name, rel, path, depth, mode)
-        else:
-            self.skipped.append(f"{rel} ({kind_of(mode)})")
-
-    def _copy_dir(
-        self, src: int, dst: int, name: str, rel: str, path: Path, depth: int, mode: int
-    ) -> None:
-        if depth > MAX_DEPTH:
-            self.skipped.append(f"{rel} (nested deeper than {MAX_DEPTH} directories)")
-            return
-        try:
-            inner = os.open(name, _DIR, dir_fd=src)
-            children = _names(inner)
-        except PermissionError:
-            self.skipped.append(f"{rel} (cannot be read)")
-            return
-        except OSError:
-            # Replaced by a link or a file since we looked: it is not the directory we saw.
-            self.skipped.append(f"{rel} (changed while it was copied)")
-            return
-        try:
-            made, created = _make_dir(dst, name)
-            try:
-                for child in children:
-                    self.copy(inner, made, child, f"{rel}/{child}", path / child, depth + 1)
-                # Its mode last: one without write permission could not have been filled.
-                if created:
-                    os.fchmod(made, stat.S_IMODE(mode) & _KEPT_MODE)
-            finally:
-                os.close(made)
-        finally:
-            os.close(inner)
-
-    def _copy_file(self, src: int, dst: int, name: str, rel: str, path: Path) -> None:
-        try:
-            fin = os.open(name, _READ, dir_fd=src)
-        except PermissionError:
-            self.skipped.append(f"{rel} (cannot be read)")
-            return
-        except OSError:
-            self.skipped.append(f"{rel} (changed while it was copied)")
-            return
-        try:
-            info = os.fstat(fin)
-            if not stat.S_ISREG(info.st_mode):
-                self.skipped.append(f"{rel} ({kind_of(info.st_mode)})")
-                return
-            # O_NONBLOCK only kept the open from blocking; reads of a file never do.
-            os.set_blocking(fin, True)
-            _clear(dst, name, path)
-            out = os.open(name, _CREATE, 0o600, dir_fd=dst)
-            copied = 0
-            try:
-                while chunk := os.read(fin, _CHUNK):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(out, view) :]
-                    copied += len(chunk)
-                os.fchmod(out, stat.S_IMODE(info.st_mode) & _KEPT_MODE)
-            finally:
-                os.close(out)
-            self.size += copied
-            self.files += 1
-        finally:
-            os.close(fin)
