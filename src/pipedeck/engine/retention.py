@@ -99,7 +99,9 @@ def plan_prune(
                 kept.append(run)
                 continue
             pruned.append(Pruned(run, tree_size(root) if root.exists() else 0))
-    stale = Caches(store.state_dir).stale(CACHE_UNUSED, datetime.now(UTC))
+    # Caches are the repository's, not one pipeline's: only a prune of them all (`pipedeck
+    # prune`) reads them, not the one after each run.
+    stale = [] if pipeline else Caches(store.state_dir).stale(CACHE_UNUSED, datetime.now(UTC))
     return PrunePlan(pruned, kept, stale)
 
 
